@@ -1,0 +1,34 @@
+# The two commands of the README's quick start:
+#   make quickstart   install into .venv, build the example plugins, run one in the sandbox
+#   make test         install into .venv, lint, type-check and run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: quickstart test lint typecheck plugins bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+plugins: $(STAMP)
+	$(BIN)/python examples/plugins/build.py --out build/plugins
+
+quickstart: plugins
+	$(BIN)/clawft-registry inspect build/plugins/hello/hello.wasm
+	$(BIN)/clawft-registry run build/plugins/hello/hello.wasm --tool greet --input '{"name": "Oslo"}'
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest
+
+bench: plugins
+	$(BIN)/python bench/host_overhead.py

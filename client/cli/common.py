@@ -1,0 +1,39 @@
+"""Helpers shared by the command modules: reading inputs and reporting errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from client.host import HostSettings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> int:
+    """Print ``error: message`` on stderr and return ``code``."""
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/clawft-registry/components`` (``~/.cache`` when unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "clawft-registry" / "components"
+
+
+def host_settings(config: Path | None, cache_dir: Path | None, no_cache: bool) -> HostSettings:
+    """Settings from an optional TOML file, with the cache directory resolved."""
+    from dataclasses import replace
+
+    settings = HostSettings.from_toml(config) if config is not None else HostSettings()
+    if no_cache:
+        return replace(settings, cache_dir=None)
+    if cache_dir is not None:
+        return replace(settings, cache_dir=cache_dir)
+    if settings.cache_dir is None:
+        return replace(settings, cache_dir=default_cache_dir())
+    return settings

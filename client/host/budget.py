@@ -1,0 +1,59 @@
+"""The size budget checked at load: component bytes, gzipped bytes, plugin directory."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+from client.host.errors import SizeBudgetExceeded
+from client.host.settings import SizeBudget
+
+
+def gzipped_size(data: bytes) -> int:
+    return len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def check_component_size(data: bytes, budget: SizeBudget) -> tuple[int, int]:
+    """Raise when ``data`` is over budget; return ``(size, gzipped size)``.
+
+    The raw size is checked first, so gzip never runs on more than the budget allows.
+    """
+    if len(data) > budget.component_bytes:
+        raise SizeBudgetExceeded("the component", len(data), budget.component_bytes)
+    packed = gzipped_size(data)
+    if packed > budget.component_gzip_bytes:
+        raise SizeBudgetExceeded("the gzipped component", packed, budget.component_gzip_bytes)
+    return len(data), packed
+
+
+def directory_size(directory: Path, *, stop_after: int) -> int:
+    """Bytes of the regular files under ``directory`` (links not followed).
+
+    Stops counting once past ``stop_after``: the answer is then only known to be larger.
+    """
+    total = 0
+    pending = [directory]
+    while pending:
+        current = pending.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+                if total > stop_after:
+                    return total
+    return total
+
+
+def check_plugin_directory(directory: Path, budget: SizeBudget) -> int:
+    size = directory_size(directory, stop_after=budget.plugin_dir_bytes)
+    if size > budget.plugin_dir_bytes:
+        raise SizeBudgetExceeded(
+            f"the plugin directory {directory} (at least)", size, budget.plugin_dir_bytes
+        )
+    return size

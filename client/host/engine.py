@@ -1,0 +1,90 @@
+"""The process's one wasmtime engine, and the background ticker that drives its epoch.
+
+Fuel meters CPU per call; the epoch (advanced every ``tick_s`` by one daemon thread) enforces
+wall-clock timeouts: a store's deadline is a number of ticks after the current epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from importlib.metadata import version
+
+import wasmtime
+
+MAX_WASM_STACK = 512 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Engine configuration; part of the compiled-component cache key."""
+
+    consume_fuel: bool = True
+    epoch_interruption: bool = True
+    max_wasm_stack: int = MAX_WASM_STACK
+    cranelift_opt_level: str = "speed"
+
+    def fingerprint(self) -> str:
+        """A short digest of the wasmtime version and this configuration."""
+        text = (
+            f"wasmtime={version('wasmtime')};fuel={self.consume_fuel};"
+            f"epoch={self.epoch_interruption};stack={self.max_wasm_stack};"
+            f"opt={self.cranelift_opt_level}"
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class EpochTicker:
+    """A daemon thread that increments the engine's epoch every ``tick_s`` seconds."""
+
+    def __init__(self, engine: wasmtime.Engine, tick_s: float) -> None:
+        self.engine = engine
+        self.tick_s = tick_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="clawft-epoch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            self.engine.increment_epoch()
+
+    def ticks_for(self, seconds: float) -> int:
+        """Epoch ticks that cover ``seconds`` (at least one)."""
+        return max(1, int(seconds / self.tick_s + 0.999))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+
+
+class PluginEngine:
+    """The engine every plugin of this process is compiled and run with."""
+
+    def __init__(self, options: EngineOptions | None = None, *, tick_s: float = 0.01) -> None:
+        self.options = options or EngineOptions()
+        config = wasmtime.Config()
+        config.consume_fuel = self.options.consume_fuel
+        config.epoch_interruption = self.options.epoch_interruption
+        config.max_wasm_stack = self.options.max_wasm_stack
+        config.cranelift_opt_level = self.options.cranelift_opt_level
+        config.wasm_component_model = True
+        self.engine = wasmtime.Engine(config)
+        self.ticker = EpochTicker(self.engine, tick_s)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.options.fingerprint()
+
+
+_shared: PluginEngine | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_engine(tick_s: float = 0.01) -> PluginEngine:
+    """The process-wide engine (created on first use)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = PluginEngine(tick_s=tick_s)
+        return _shared

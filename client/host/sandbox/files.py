@@ -1,0 +1,171 @@
+"""``read-file`` / ``write-file`` inside the plugin's own data directory.
+
+A path is permitted when it is relative, has no ``..`` or empty parts, and lies under one of
+the prefixes the manifest declares. Opening walks the path one component at a time with
+``O_NOFOLLOW`` relative to a directory descriptor of the data directory, so no symbolic link is
+ever followed and no rename race can lead outside (the check and the open are the same step).
+Writes go to a temporary file that is renamed into place: a failed write loses nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Iterable, Iterator
+from pathlib import Path, PurePosixPath
+
+from client.host.sandbox.decisions import HostCallFailed, PolicyDenied
+
+MAX_PATH_CHARS = 1024
+MAX_PATH_PARTS = 32
+
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _parts(path: str) -> tuple[str, ...]:
+    """The components of a plugin-supplied relative path; refuses anything that could escape."""
+    if not path or len(path) > MAX_PATH_CHARS:
+        raise PolicyDenied(f"path must be 1 to {MAX_PATH_CHARS} characters")
+    if "\x00" in path or "\\" in path:
+        raise PolicyDenied(f"path {path!r} contains a NUL byte or a backslash")
+    if path.startswith("/"):
+        raise PolicyDenied(
+            f"absolute path {path!r} refused: paths are relative to the data directory"
+        )
+    parts = PurePosixPath(path).parts
+    if any(part in ("..", ".") for part in path.split("/")):
+        raise PolicyDenied(f"path {path!r} refused: '..' and '.' components are not allowed")
+    if not parts or len(parts) > MAX_PATH_PARTS:
+        raise PolicyDenied(f"path {path!r} refused: at most {MAX_PATH_PARTS} components")
+    return parts
+
+
+class PluginFiles:
+    """File access of one plugin: ``data_dir`` plus the declared prefixes inside it."""
+
+    def __init__(
+        self,
+        data_dir: Path | None,
+        declared: Iterable[str],
+        *,
+        max_read_bytes: int,
+        max_write_bytes: int,
+    ) -> None:
+        self._data_dir = data_dir
+        self._prefixes: list[tuple[str, ...]] = []
+        for entry in declared:
+            cleaned = entry.strip().rstrip("/")
+            if cleaned in ("", "."):
+                self._prefixes.append(())
+            else:
+                self._prefixes.append(_parts(cleaned))
+        self._max_read = max_read_bytes
+        self._max_write = max_write_bytes
+
+    def _check(self, path: str) -> tuple[str, ...]:
+        parts = _parts(path)
+        if self._data_dir is None:
+            raise PolicyDenied("this plugin has no data directory; file access is disabled")
+        if not any(parts[: len(prefix)] == prefix for prefix in self._prefixes):
+            raise PolicyDenied(
+                f"path {path!r} is outside the paths declared in the manifest's "
+                "[permissions] filesystem"
+            )
+        return parts
+
+    @contextlib.contextmanager
+    def _parent_fd(self, parts: tuple[str, ...], *, create: bool) -> Iterator[int]:
+        """A descriptor of the directory holding ``parts[-1]``, reached without following links."""
+        assert self._data_dir is not None
+        try:
+            fd = os.open(self._data_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise HostCallFailed(f"data directory is not available: {exc.strerror}") from None
+        try:
+            for part in parts[:-1]:
+                if create:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, 0o700, dir_fd=fd)
+                try:
+                    next_fd = os.open(part, _O_DIR, dir_fd=fd)
+                except OSError as exc:
+                    raise _translate(exc, "/".join(parts), part, fd) from None
+                os.close(fd)
+                fd = next_fd
+            yield fd
+        finally:
+            os.close(fd)
+
+    def read(self, path: str) -> str:
+        parts = self._check(path)
+        with self._parent_fd(parts, create=False) as dir_fd:
+            # O_NONBLOCK: opening a FIFO must not hang the host; non-regular files are refused.
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            try:
+                fd = os.open(parts[-1], flags, dir_fd=dir_fd)
+            except OSError as exc:
+                raise _translate(exc, path, parts[-1], dir_fd) from None
+            with os.fdopen(fd, "rb") as handle:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise PolicyDenied(f"{path!r} is not a regular file")
+                data = handle.read(self._max_read + 1)
+        if len(data) > self._max_read:
+            raise HostCallFailed(f"{path!r} is larger than the {self._max_read:,}-byte read limit")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HostCallFailed(f"{path!r} is not UTF-8 text") from None
+
+    def write(self, path: str, content: str) -> None:
+        parts = self._check(path)
+        data = content.encode("utf-8")
+        if len(data) > self._max_write:
+            raise PolicyDenied(
+                f"write of {len(data):,} bytes refused: the limit is {self._max_write:,} bytes"
+            )
+        with self._parent_fd(parts, create=True) as dir_fd:
+            name = parts[-1]
+            try:
+                existing = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                existing = None
+            if existing is not None and not stat.S_ISREG(existing.st_mode):
+                raise PolicyDenied(f"{path!r} exists and is not a regular file")
+            temp = f".{name}.{secrets.token_hex(6)}.tmp"
+            fd = os.open(
+                temp,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
+                dir_fd=dir_fd,
+            )
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp, dir_fd=dir_fd)
+                raise HostCallFailed(f"cannot write {path!r}: {exc.strerror}") from None
+
+
+def _is_symlink(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _translate(exc: OSError, path: str, name: str, dir_fd: int) -> Exception:
+    """Turn an ``open`` failure into the sandbox's two outcomes."""
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK) and _is_symlink(name, dir_fd):
+        return PolicyDenied(f"{path!r} refused: symbolic links are not followed")
+    if exc.errno == errno.ENOENT:
+        return HostCallFailed(f"{path!r} does not exist")
+    if exc.errno == errno.EISDIR:
+        return HostCallFailed(f"{path!r} is a directory")
+    return HostCallFailed(f"cannot open {path!r}: {exc.strerror}")
