@@ -6,12 +6,11 @@ policy checks an upload must pass on top (confusable names, hard maxima, …).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 import msgspec
-
-from client.host.limits import ResourceRequest
 
 MANIFEST_FILE_NAME = "clawft-plugin.toml"
 MAX_MANIFEST_BYTES = 64 * 1024
@@ -33,7 +32,20 @@ Entry = Annotated[str, msgspec.Meta(min_length=1, max_length=253)]
 Entries = Annotated[list[Entry], msgspec.Meta(max_length=64)]
 
 
-class Permissions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+@dataclass(frozen=True, slots=True)
+class ResourceRequest:
+    """Limits asked for by a manifest's ``[resources]`` or an operator's per-plugin table.
+
+    ``None`` means "not asked for": the next source (or the default) applies.
+    """
+
+    max_fuel: int | None = None
+    max_memory_mb: int | None = None
+    timeout_s: float | None = None
+    max_table_elements: int | None = None
+
+
+class Permissions(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
     """What the plugin may touch; everything else is denied."""
 
     network: Entries = msgspec.field(default_factory=list)
@@ -44,7 +56,7 @@ class Permissions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Environment variable names it may read (the deny list still wins)."""
 
 
-class Resources(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class Resources(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
     """Resource requests; the host clamps them to its hard maxima."""
 
     max_fuel: Annotated[int, msgspec.Meta(ge=1)] | None = None
@@ -61,7 +73,7 @@ class Resources(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         )
 
 
-class SmokeTest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class SmokeTest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
     """A test vector the verifier runs in the sandbox."""
 
     tool: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
@@ -69,7 +81,7 @@ class SmokeTest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     expect: Literal["ok", "error"] = "ok"
 
 
-class PluginManifest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class PluginManifest(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
     """A parsed ``clawft-plugin.toml``."""
 
     name: PluginName

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from client.cli.common import EXIT_OK, EXIT_USAGE, fail, host_settings
-from client.host import HostError, PluginHost
+from client.host import HostError, InvalidInput, PluginHost
 from client.host.cache import UnsafeCacheDirectory
 from client.host.sandbox import LOG_LEVELS
 
@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
             environment=environment,
         )
         output = plugin.invoke(args.tool, args.input)
+    except InvalidInput as exc:
+        return fail(str(exc), EXIT_USAGE)
     except HostError as exc:
         return fail(str(exc))
     finally:

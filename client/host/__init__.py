@@ -24,10 +24,11 @@ from client.host.errors import (
     TimeoutExceeded,
 )
 from client.host.imports import ComponentShape, ImportPolicy
-from client.host.limits import DEFAULT_LIMITS, HARD_MAXIMA, ResourceLimits, ResourceRequest
+from client.host.limits import DEFAULT_LIMITS, HARD_MAXIMA, ResourceLimits
 from client.host.plugin import CallOutcome, CompiledComponent, Plugin, PluginHost
 from client.host.sandbox import PluginSandbox
 from client.host.settings import HostSettings, HttpPolicy, RateLimit, SizeBudget
+from client.manifest import ResourceRequest
 
 __all__ = [
     "DEFAULT_LIMITS",

@@ -98,18 +98,19 @@ class HostFunctions:
 
     def log(self, _store: object, level: int, message: str) -> None:
         timer = AuditTimer()
-        params = summarize(f"level={level}", f"({len(message):,} chars)")
         if self.sandbox.log(level, message):
             self._drops.streak = 0
+            params = summarize(f"level={level}", f"({len(message):,} chars)")
             self._record("log", params, timer, permitted=True, error=None)
             return
-        # Over the rate limit: record the first drop of a streak, count the rest.
+        # Over the rate limit (the hot path of a flood): record the first drop of a streak,
+        # count the rest.
         streak = getattr(self._drops, "streak", 0)
         self._drops.streak = streak + 1
         if streak == 0:
             self._record(
                 "log",
-                params,
+                summarize(f"level={level}", f"({len(message):,} chars)"),
                 timer,
                 permitted=False,
                 error="log rate limit reached; further messages are dropped and counted",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from client.manifest import ResourceRequest
+
 MIB = 1024 * 1024
 
 
@@ -54,19 +56,6 @@ HARD_MAXIMA = ResourceLimits(
     tables=10,
     memories=2,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceRequest:
-    """Limits asked for by a manifest's ``[resources]`` or an operator's per-plugin table.
-
-    ``None`` means "not asked for": the next source (or the default) applies.
-    """
-
-    max_fuel: int | None = None
-    max_memory_mb: int | None = None
-    timeout_s: float | None = None
-    max_table_elements: int | None = None
 
 
 def resolve_limits(

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from client.host.limits import ResourceRequest
+from client.manifest import ResourceRequest
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

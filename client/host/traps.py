@@ -56,7 +56,8 @@ def classify_trap(message: str, *, plugin: str, what: str, limits: ResourceLimit
     if "unreachable" in lowered:
         return PluginTrap(
             f"plugin {plugin} aborted in {what} (wasm `unreachable` executed: a plugin aborts "
-            f"this way on a panic or when it runs out of its {memory_mb} MB memory limit)"
+            "this way on a panic, or when an allocation fails against its limits of "
+            f"{memory_mb} MB memory and {limits.table_elements:,} table elements)"
         )
     if "out of bounds" in lowered:
         return PluginTrap(f"plugin {plugin} accessed memory out of bounds in {what}")

@@ -1,0 +1,26 @@
+    ;; hello: one tool, `greet`, that logs and returns a greeting.
+    (func $describe (result i32)
+      (call $ret_str (@str "[{\"name\":\"greet\",\"description\":\"Greets someone by name\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}}]")))
+
+    (func $invoke (param $name i32) (param $name_len i32) (param $in i32) (param $in_len i32)
+      (result i32)
+      (if (call $mem_eq (local.get $name) (local.get $name_len) (@str "greet"))
+        (then (return (call $greet (local.get $in) (local.get $in_len)))))
+      (call $err_unknown_tool (local.get $name) (local.get $name_len)))
+
+    ;; greet {"name": string} -> {"greeting": "Hello, <name>!"}; logs "greeting <name>" at level 2.
+    (func $greet (param $in i32) (param $in_len i32) (result i32)
+      (local $who i32) (local $who_len i32)
+      (if (i32.eqz (call $json_get_str (local.get $in) (local.get $in_len) (@str "name")))
+        (then (return (call $ret_err (@str "greet needs a string field \"name\"")))))
+      (local.set $who (global.get $rt_ptr))
+      (local.set $who_len (global.get $rt_len))
+      (call $sb_start)
+      (call $sb_push (@str "greeting "))
+      (call $sb_push (local.get $who) (local.get $who_len))
+      (call $host_log (i32.const 2) (global.get $sb_ptr) (global.get $sb_len))
+      (call $sb_start)
+      (call $sb_push (@str "{\"greeting\":\"Hello, "))
+      (call $sb_push_json (local.get $who) (local.get $who_len))
+      (call $sb_push (@str "!\"}"))
+      (call $ret_ok_sb))

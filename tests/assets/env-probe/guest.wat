@@ -1,0 +1,20 @@
+    ;; get {"name"} -> get-env -> {"value": "<escaped>"} or {"value": null}
+    (func $describe (result i32)
+      (call $ret_str (@str "[{\"name\":\"get\",\"description\":\"Reads an environment variable\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"}},\"required\":[\"name\"]}}]")))
+
+    (func $invoke (param $name i32) (param $name_len i32) (param $in i32) (param $in_len i32)
+      (result i32)
+      (if (call $mem_eq (local.get $name) (local.get $name_len) (@str "get"))
+        (then (return (call $get (local.get $in) (local.get $in_len)))))
+      (call $err_unknown_tool (local.get $name) (local.get $name_len)))
+
+    (func $get (param $in i32) (param $in_len i32) (result i32)
+      (if (i32.eqz (call $json_get_str (local.get $in) (local.get $in_len) (@str "name")))
+        (then (return (call $ret_err (@str "get needs a string field \"name\"")))))
+      (if (i32.eqz (call $get_env (global.get $rt_ptr) (global.get $rt_len)))
+        (then (return (call $ret_ok (@str "{\"value\":null}")))))
+      (call $sb_start)
+      (call $sb_push (@str "{\"value\":"))
+      (call $sb_push_json_string (global.get $rt_ptr) (global.get $rt_len))
+      (call $sb_push (@str "}"))
+      (call $ret_ok_sb))

@@ -1,0 +1,102 @@
+"""Shared fixtures: the example and hostile plugins, built from source once per session."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import msgspec
+import pytest
+
+from client.host import HostSettings, PluginHost
+from client.manifest import MANIFEST_FILE_NAME, load_manifest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "plugins"
+ASSETS = ROOT / "tests" / "assets"
+
+
+def _load_builder() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("clawft_plugin_build", EXAMPLES / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def plugin_builder() -> ModuleType:
+    return _load_builder()
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory, plugin_builder: ModuleType) -> dict[str, Path]:
+    """Every example and hostile plugin, built into a session directory: name → plugin dir."""
+    out = tmp_path_factory.mktemp("plugins")
+    plugins: dict[str, Path] = {}
+    plugins.update(plugin_builder.build_all(EXAMPLES, out / "examples"))
+    plugins.update(plugin_builder.build_all(ASSETS, out / "assets"))
+    return plugins
+
+
+def component_of(plugin_dir: Path) -> Path:
+    """The single .wasm file of a built plugin directory."""
+    (wasm,) = sorted(plugin_dir.glob("*.wasm"))
+    return wasm
+
+
+def with_manifest(plugin_dir: Path, dest: Path, **changes: Any) -> Path:
+    """Copy a built plugin into ``dest`` with manifest fields replaced; return the component.
+
+    ``permissions`` and ``resources`` may be given as dicts of the fields to change.
+    """
+    manifest = load_manifest(plugin_dir / MANIFEST_FILE_NAME)
+    for key in ("permissions", "resources"):
+        if isinstance(changes.get(key), dict):
+            changes[key] = msgspec.structs.replace(getattr(manifest, key), **changes[key])
+    dest.mkdir(parents=True, exist_ok=True)
+    component = component_of(plugin_dir)
+    (dest / component.name).write_bytes(component.read_bytes())
+    updated = msgspec.structs.replace(manifest, **changes)
+    (dest / MANIFEST_FILE_NAME).write_bytes(msgspec.toml.encode(updated))
+    return dest / component.name
+
+
+@dataclass
+class LogRecorder:
+    """A log sink that keeps what plugins logged."""
+
+    lines: list[tuple[str, int, str]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, plugin: str, level: int, message: str) -> None:
+        with self._lock:
+            self.lines.append((plugin, level, message))
+
+
+@pytest.fixture
+def log_recorder() -> LogRecorder:
+    return LogRecorder()
+
+
+@pytest.fixture
+def make_host(tmp_path: Path, log_recorder: LogRecorder) -> Iterator[Callable[..., PluginHost]]:
+    """Build a PluginHost with a per-test cache directory and a recording log sink."""
+
+    def factory(**overrides: object) -> PluginHost:
+        settings = HostSettings(cache_dir=tmp_path / "cache", **overrides)  # type: ignore[arg-type]
+        return PluginHost(settings, log_sink=log_recorder)
+
+    yield factory
+
+
+@pytest.fixture
+def host(make_host: Callable[..., PluginHost]) -> PluginHost:
+    return make_host()

@@ -1,0 +1,164 @@
+"""`clawft-registry run` and `inspect`, as a user runs them: a real process, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import component_of
+
+# The console script pip installed next to this interpreter: what a user runs.
+CLAWFT_REGISTRY = Path(sys.executable).parent / "clawft-registry"
+
+
+def cli(
+    *args: str | Path, cache: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CLAWFT_REGISTRY), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "XDG_CACHE_HOME": str(cache), **(env or {})},
+        check=False,
+    )
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "xdg-cache"
+
+
+def test_run_prints_the_tool_output(built: dict[str, Path], cache: Path, tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    result = cli(
+        "run",
+        component_of(built["hello"]),
+        "--tool",
+        "greet",
+        "--input",
+        '{"name": "Oslo"}',
+        "--audit",
+        audit,
+        cache=cache,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"greeting": "Hello, Oslo!"}
+    assert "[clawft/hello] info: greeting Oslo" in result.stderr
+    (entry,) = [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
+    assert entry["function"] == "log" and entry["permitted"] is True
+    assert any(cache.rglob("*.cwasm"))  # compiled once, cached for the next run
+
+
+def test_run_with_data_dir_and_env(built: dict[str, Path], cache: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    saved = cli(
+        "run",
+        component_of(built["notes"]),
+        "--tool",
+        "save",
+        "--input",
+        '{"path": "notes/a.txt", "text": "hi"}',
+        "--data-dir",
+        data,
+        cache=cache,
+    )
+    assert saved.returncode == 0, saved.stderr
+    assert (data / "notes" / "a.txt").read_text(encoding="utf-8") == "hi"
+    env = cli(
+        "run",
+        component_of(built["env-probe"]),
+        "--tool",
+        "get",
+        "--input",
+        '{"name": "PROBE_VISIBLE"}',
+        "--env",
+        "PROBE_VISIBLE=yes",
+        cache=cache,
+        env={"PROBE_VISIBLE": "from the parent process"},
+    )
+    assert env.returncode == 0, env.stderr
+    assert json.loads(env.stdout) == {"value": "yes"}
+
+
+@pytest.mark.parametrize(
+    ("plugin", "tool", "message"),
+    [
+        ("infinite-loop", "spin", "fuel budget"),
+        ("deep-recursion", "recurse", "call stack"),
+        ("forbidden-import", "greet", "wasi:sockets/tcp"),
+        ("core-module", "x", "core WebAssembly module"),
+        ("over-budget", "size", "over the budget"),
+        ("hello", "nope", "unknown tool: nope"),
+    ],
+)
+def test_run_failures_exit_1_with_a_reason(
+    built: dict[str, Path], cache: Path, plugin: str, tool: str, message: str
+) -> None:
+    result = cli("run", component_of(built[plugin]), "--tool", tool, "--input", "{}", cache=cache)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run"],
+        ["run", "{hello}", "--input", "{}"],  # no --tool
+        ["run", "{hello}", "--tool", "greet", "--input", "not json"],
+        ["run", "/nonexistent/x.wasm", "--tool", "greet", "--input", "{}"],
+        ["run", "{hello}", "--tool", "greet", "--input", "{}", "--env", "NOEQUALS"],
+        ["run", "{hello}", "--tool", "greet", "--input", "{}", "--manifest", "/nonexistent.toml"],
+        ["run", "{hello}", "--tool", "greet", "--input", "{}", "--config", "/nonexistent.toml"],
+        ["inspect", "/nonexistent/x.wasm"],
+        ["no-such-command"],
+    ],
+)
+def test_usage_errors_exit_2(built: dict[str, Path], cache: Path, args: list[str]) -> None:
+    hello = str(component_of(built["hello"]))
+    result = cli(*[hello if a == "{hello}" else a for a in args], cache=cache)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def test_inspect_text_and_json(built: dict[str, Path], cache: Path) -> None:
+    text = cli("inspect", component_of(built["hello"]), cache=cache)
+    assert text.returncode == 0, text.stderr
+    assert "clawft:plugin/tool@0.1.0" in text.stdout
+    assert "invoke: func(name: string, input: string) -> result<string, string>" in text.stdout
+    assert "loads in the sandbox: yes" in text.stdout
+    report = json.loads(cli("inspect", component_of(built["hello"]), "--json", cache=cache).stdout)
+    assert report["kind"] == "component" and report["problems"] == []
+    assert report["size"] == component_of(built["hello"]).stat().st_size
+    assert set(report["imports"]["clawft:plugin/host@0.1.0"]) == {
+        "http-request",
+        "read-file",
+        "write-file",
+        "get-env",
+        "log",
+    }
+
+
+@pytest.mark.parametrize(
+    ("plugin", "problem"),
+    [
+        ("forbidden-import", "forbidden import: wasi:sockets/tcp@0.2.0"),
+        ("missing-export", "#invoke is missing"),
+        ("over-gzip-budget", "gzipped size"),
+        ("core-module", "core WebAssembly module"),
+    ],
+)
+def test_inspect_lists_every_problem(
+    built: dict[str, Path], cache: Path, plugin: str, problem: str
+) -> None:
+    result = cli("inspect", component_of(built[plugin]), "--json", cache=cache)
+    assert result.returncode == 1
+    assert any(problem in p for p in json.loads(result.stdout)["problems"])
