@@ -14,17 +14,25 @@ def gzipped_size(data: bytes) -> int:
     return len(gzip.compress(data, compresslevel=9, mtime=0))
 
 
-def check_component_size(data: bytes, budget: SizeBudget) -> tuple[int, int]:
-    """Raise when ``data`` is over budget; return ``(size, gzipped size)``.
+def gzip_upper_bound(size: int) -> int:
+    """The most ``size`` bytes can take gzipped: zlib falls back to stored blocks of at
+    most 16 KiB that cost 5 bytes each, and gzip adds a header and trailer (18+ bytes)."""
+    return size + 5 * (size // 16000 + 1) + 32
 
-    The raw size is checked first, so gzip never runs on more than the budget allows.
+
+def check_component_size(data: bytes, budget: SizeBudget) -> None:
+    """Raise when ``data`` is over budget.
+
+    The raw size is checked first, so gzip never runs on more than the budget allows; and
+    gzip does not run at all when even incompressible data of this size would fit.
     """
     if len(data) > budget.component_bytes:
         raise SizeBudgetExceeded("the component", len(data), budget.component_bytes)
+    if gzip_upper_bound(len(data)) <= budget.component_gzip_bytes:
+        return
     packed = gzipped_size(data)
     if packed > budget.component_gzip_bytes:
         raise SizeBudgetExceeded("the gzipped component", packed, budget.component_gzip_bytes)
-    return len(data), packed
 
 
 def directory_size(directory: Path, *, stop_after: int) -> int:

@@ -63,6 +63,8 @@ class PluginEngine:
 
     def __init__(self, options: EngineOptions | None = None, *, tick_s: float = 0.01) -> None:
         self.options = options or EngineOptions()
+        self.fingerprint = self.options.fingerprint()
+        """Digest of the wasmtime version and configuration (the compiled cache's key)."""
         config = wasmtime.Config()
         config.consume_fuel = self.options.consume_fuel
         config.epoch_interruption = self.options.epoch_interruption
@@ -71,10 +73,6 @@ class PluginEngine:
         config.wasm_component_model = True
         self.engine = wasmtime.Engine(config)
         self.ticker = EpochTicker(self.engine, tick_s)
-
-    @property
-    def fingerprint(self) -> str:
-        return self.options.fingerprint()
 
 
 _shared: PluginEngine | None = None

@@ -100,8 +100,9 @@ class HostFunctions:
         timer = AuditTimer()
         if self.sandbox.log(level, message):
             self._drops.streak = 0
-            params = summarize(f"level={level}", f"({len(message):,} chars)")
-            self._record("log", params, timer, permitted=True, error=None)
+            self._record(
+                "log", f"level={level} ({len(message)} chars)", timer, permitted=True, error=None
+            )
             return
         # Over the rate limit (the hot path of a flood): record the first drop of a streak,
         # count the rest.
@@ -110,7 +111,7 @@ class HostFunctions:
         if streak == 0:
             self._record(
                 "log",
-                summarize(f"level={level}", f"({len(message):,} chars)"),
+                f"level={level} ({len(message)} chars)",
                 timer,
                 permitted=False,
                 error="log rate limit reached; further messages are dropped and counted",

@@ -78,7 +78,6 @@ class CompiledComponent:
     shape: ComponentShape
     digest: str
     size: int
-    gzipped_size: int
     from_cache: bool
 
 
@@ -109,7 +108,7 @@ class PluginHost:
     # -- compiling -----------------------------------------------------------------------
     def compile(self, data: bytes) -> CompiledComponent:
         """Check the size budget and structure of ``data`` and compile it (or load it cached)."""
-        size, packed = check_component_size(data, self.settings.size_budget)
+        check_component_size(data, self.settings.size_budget)
         check_component_header(data)
         digest = hashlib.sha256(data).hexdigest()
         component = self.cache.load(digest) if self.cache is not None else None
@@ -124,7 +123,7 @@ class PluginHost:
             if self.cache is not None:
                 self.cache.store(digest, component)
         shape = ComponentShape.of(component, self.engine.engine)
-        return CompiledComponent(component, shape, digest, size, packed, from_cache)
+        return CompiledComponent(component, shape, digest, len(data), from_cache)
 
     # -- loading -------------------------------------------------------------------------
     def load(

@@ -92,8 +92,9 @@ class PluginSandbox:
         if not self.log_rate.try_acquire():
             return False
         limit = self.settings.max_log_bytes
-        encoded = message.encode("utf-8")
-        if len(encoded) > limit:
-            message = encoded[:limit].decode("utf-8", errors="ignore") + " …[truncated]"
+        if len(message) * 4 > limit:  # a UTF-8 character is at most 4 bytes
+            encoded = message.encode("utf-8")
+            if len(encoded) > limit:
+                message = encoded[:limit].decode("utf-8", errors="ignore") + " …[truncated]"
         self._log_sink(self.plugin, min(level, len(LOG_LEVELS) - 1), message)
         return True

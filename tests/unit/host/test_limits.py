@@ -34,3 +34,14 @@ def test_operator_request_wins_over_manifest() -> None:
     assert limits.timeout_s == 10
     assert limits.memory_bytes == DEFAULT_LIMITS.memory_bytes
     assert resolve_limits(None) == DEFAULT_LIMITS
+
+
+def test_gzip_shortcut_never_underestimates() -> None:
+    """The size check skips gzip only when even incompressible bytes would fit."""
+    import os
+
+    from client.host.budget import gzip_upper_bound, gzipped_size
+
+    for size in (0, 1, 1000, 65535, 65536, 122_000, 200_000):
+        data = os.urandom(size)
+        assert gzipped_size(data) <= gzip_upper_bound(size)
