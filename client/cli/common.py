@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -37,3 +38,16 @@ def host_settings(config: Path | None, cache_dir: Path | None, no_cache: bool) -
     if settings.cache_dir is None:
         return replace(settings, cache_dir=default_cache_dir())
     return settings
+
+
+def add_sigstore_instance_options(parser: argparse.ArgumentParser) -> None:
+    """``--trust-config FILE`` | ``--staging``; public Sigstore when neither is given."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--trust-config",
+        type=Path,
+        metavar="FILE",
+        help="ClientTrustConfig JSON of a private or local Sigstore instance "
+        "(clawft-registry dev-authority --out writes one)",
+    )
+    group.add_argument("--staging", action="store_true", help="use Sigstore's staging instance")

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 COMMAND_GROUPS: tuple[str, ...] = (
     "client.cli.run",
     "client.cli.inspect",
+    "client.cli.signing",
+    "client.cli.authority",
 )
 
 EXIT_OK = 0

@@ -1,0 +1,71 @@
+"""Errors of the signing library. Every message is written for the person at the terminal.
+
+::
+
+    SigningError                      base: anything this package refuses or fails to do
+    ├── PluginFilesError              the manifest or component cannot be read or makes no sense
+    ├── TrustConfigError              the trust configuration cannot be loaded
+    ├── IdentityTokenError            no usable OIDC identity token
+    ├── SigningServiceError           the Sigstore instance refused or could not be reached:
+    │                                 the data may be fine, try again or fix the service
+    └── SignatureVerificationError    the bundle does not prove what it must: reject it
+                                      (``reason`` says which check failed)
+
+The last two are the two families that matter to callers: "the service failed, retry" versus
+"the data is bad, reject".
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class FailureReason(StrEnum):
+    """Which check rejected a bundle; stable strings, for logs, reports and tests."""
+
+    MALFORMED_BUNDLE = "malformed-bundle"
+    WRONG_BUNDLE_KIND = "wrong-bundle-kind"
+    CERTIFICATE_CHAIN = "certificate-chain"
+    CERTIFICATE = "certificate"
+    SCT = "sct"
+    IDENTITY_MISMATCH = "identity-mismatch"
+    ISSUER_MISMATCH = "issuer-mismatch"
+    UNTRUSTED_NAMESPACE = "untrusted-namespace"
+    INCLUSION_PROOF = "inclusion-proof"
+    SIGNED_ENTRY_TIMESTAMP = "signed-entry-timestamp"
+    LOG_ENTRY_MISMATCH = "log-entry-mismatch"
+    SIGNATURE = "signature"
+    ARTIFACT_MISMATCH = "artifact-mismatch"
+    WRONG_PAYLOAD = "wrong-payload"
+    WRONG_PLUGIN = "wrong-plugin"
+    SUBJECT_MISSING = "subject-missing"
+    DIGEST_MISMATCH = "digest-mismatch"
+    OTHER = "other"
+
+
+class SigningError(Exception):
+    """Base of every error in ``client.signing``; ``str(error)`` is the user-facing message."""
+
+
+class PluginFilesError(SigningError):
+    """The plugin's manifest or component cannot be read, or the manifest makes no sense."""
+
+
+class TrustConfigError(SigningError):
+    """The trust configuration (trusted root and signing config) cannot be loaded."""
+
+
+class IdentityTokenError(SigningError):
+    """No usable OIDC identity token: missing, malformed or expired."""
+
+
+class SigningServiceError(SigningError):
+    """The Sigstore instance (CA or transparency log) refused the request or was unreachable."""
+
+
+class SignatureVerificationError(SigningError):
+    """The bundle does not verify; ``reason`` names the failed check."""
+
+    def __init__(self, message: str, *, reason: FailureReason) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -1,0 +1,54 @@
+"""Trust configuration: the three instance choices, and unusable trust configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from client.signing import SigningLimits, SigstoreInstance, TrustConfigError
+from infra.sigstore_authority import SigningAuthority
+
+
+def test_local_authority_trust_config_loads(local_authority: SigningAuthority) -> None:
+    config = json.dumps(local_authority.trust_config("http://127.0.0.1:1"))
+    instance = SigstoreInstance.from_trust_config(config)
+    assert instance.kind == "custom"
+    assert instance.verifier() is not None
+    assert instance.signing_context() is not None
+    assert instance.oidc_url() is None  # tokens come from `dev-authority token`
+
+
+def test_public_instances_load_offline() -> None:
+    for instance in (SigstoreInstance.production(), SigstoreInstance.staging()):
+        assert instance.verifier(offline=True) is not None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"{", b"[]", b"{}", b'{"mediaType": "x"}', b"\xff\xfe", b'{"trustedRoot": 5}'],
+)
+def test_garbage_trust_configs_say_how_to_regenerate(data: bytes) -> None:
+    with pytest.raises(TrustConfigError, match="dev-authority --out"):
+        SigstoreInstance.from_trust_config(data)
+
+
+def test_trust_config_without_certificate_authority_is_refused(
+    local_authority: SigningAuthority,
+) -> None:
+    config = local_authority.trust_config("http://127.0.0.1:1")
+    config["trustedRoot"]["certificateAuthorities"] = []
+    with pytest.raises(TrustConfigError):
+        SigstoreInstance.from_trust_config(json.dumps(config))
+
+
+def test_trust_config_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(TrustConfigError, match="cannot read"):
+        SigstoreInstance.from_trust_config_file(tmp_path / "missing.json")
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * 2048)
+    with pytest.raises(TrustConfigError, match="larger than"):
+        SigstoreInstance.from_trust_config_file(
+            big, limits=SigningLimits(max_trust_config_bytes=1024)
+        )
