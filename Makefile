@@ -32,3 +32,4 @@ test: lint typecheck
 
 bench: plugins
 	$(BIN)/python bench/host_overhead.py
+	$(BIN)/python bench/verify_latency.py

@@ -111,7 +111,7 @@ def parse_manifest(data: bytes, *, source: str = MANIFEST_FILE_NAME) -> PluginMa
         )
     try:
         return msgspec.toml.decode(data, type=PluginManifest)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ManifestInvalid(f"{source} is not a valid plugin manifest: {exc}") from None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -13,10 +14,14 @@ from typing import Any
 
 import msgspec
 import pytest
+from sigstore.oidc import IdentityToken
 
 from client.host import HostSettings, PluginHost
 from client.manifest import MANIFEST_FILE_NAME, load_manifest
+from client.signing import SigstoreInstance
+from infra.sigstore_authority import AuthorityServer, SigningAuthority
 
+ALICE = "alice@example.com"
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "plugins"
 ASSETS = ROOT / "tests" / "assets"
@@ -67,6 +72,44 @@ def with_manifest(plugin_dir: Path, dest: Path, **changes: Any) -> Path:
     updated = msgspec.structs.replace(manifest, **changes)
     (dest / MANIFEST_FILE_NAME).write_bytes(msgspec.toml.encode(updated))
     return dest / component.name
+
+
+@dataclass(frozen=True)
+class RunningAuthority:
+    """An authority served over HTTP, with the trust config clients use for it."""
+
+    authority: SigningAuthority
+    server: AuthorityServer
+    trust_config_path: Path
+
+    @property
+    def issuer(self) -> str:
+        return self.authority.tokens.issuer
+
+    @property
+    def instance(self) -> SigstoreInstance:
+        return SigstoreInstance.from_trust_config_file(self.trust_config_path)
+
+    def token(self, identity: str = ALICE) -> IdentityToken:
+        return IdentityToken(self.authority.tokens.mint(identity))
+
+
+def run_authority(directory: Path) -> Iterator[RunningAuthority]:
+    authority = SigningAuthority(directory / "state")
+    server = AuthorityServer(authority, host="127.0.0.1", port=0)
+    server.start()
+    trust_config = directory / "trust-config.json"
+    trust_config.write_text(json.dumps(server.trust_config()))
+    try:
+        yield RunningAuthority(authority, server, trust_config)
+    finally:
+        server.stop()
+        authority.close()
+
+
+@pytest.fixture(scope="session")
+def dev_authority(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAuthority]:
+    yield from run_authority(tmp_path_factory.mktemp("dev-authority"))
 
 
 @dataclass

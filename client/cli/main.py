@@ -18,6 +18,7 @@ from collections.abc import Sequence
 COMMAND_GROUPS: tuple[str, ...] = (
     "client.cli.run",
     "client.cli.inspect",
+    "client.cli.verify",
     "client.cli.signing",
     "client.cli.authority",
 )

@@ -155,7 +155,19 @@ class PluginHost:
         environment: Mapping[str, str] | None = None,
     ) -> Plugin:
         """Load a plugin from component bytes and its parsed manifest."""
-        compiled = self.compile(data)
+        return self.load_compiled(
+            self.compile(data), manifest, data_dir=data_dir, environment=environment
+        )
+
+    def load_compiled(
+        self,
+        compiled: CompiledComponent,
+        manifest: PluginManifest,
+        *,
+        data_dir: Path | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> Plugin:
+        """Check an already compiled component's imports and exports and make it a plugin."""
         offending = self.import_policy.violations(compiled.shape)
         if offending:
             raise ForbiddenImport(offending)

@@ -60,6 +60,9 @@ class HttpPolicy:
     """A CA bundle to verify TLS with, instead of the system's."""
     dns_timeout_s: float = 5.0
     """Time bound of one name resolution."""
+    offline: bool = False
+    """Check every request as usual, then fail the permitted ones without touching the
+    network (the verifier runs plugins this way, so verdicts do not depend on the network)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,6 +198,8 @@ class SandboxedHttp:
                 f"request body of {len(content):,} bytes is over the "
                 f"{self._policy.max_request_body_bytes:,}-byte limit"
             )
+        if self._policy.offline:
+            raise HostCallFailed("network access is disabled on this host (offline mode)")
         deadline = min(deadline, time.monotonic() + self._policy.timeout_s)
         backend = VettingNetworkBackend(
             self._policy.allowed_private_networks, self._policy.dns_timeout_s

@@ -2,62 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sigstore.oidc import IdentityToken
 
-from client.signing import SigstoreInstance, sign_plugin
-from infra.sigstore_authority import AuthorityServer, SigningAuthority
-
-ALICE = "alice@example.com"
-
-
-@dataclass(frozen=True)
-class RunningAuthority:
-    """An authority served over HTTP, with the trust config clients use for it."""
-
-    authority: SigningAuthority
-    server: AuthorityServer
-    trust_config_path: Path
-
-    @property
-    def issuer(self) -> str:
-        return self.authority.tokens.issuer
-
-    @property
-    def instance(self) -> SigstoreInstance:
-        return SigstoreInstance.from_trust_config_file(self.trust_config_path)
-
-    def token(self, identity: str = ALICE) -> IdentityToken:
-        return IdentityToken(self.authority.tokens.mint(identity))
-
-
-def _run_authority(directory: Path) -> Iterator[RunningAuthority]:
-    authority = SigningAuthority(directory / "state")
-    server = AuthorityServer(authority, host="127.0.0.1", port=0)
-    server.start()
-    trust_config = directory / "trust-config.json"
-    trust_config.write_text(json.dumps(server.trust_config()))
-    try:
-        yield RunningAuthority(authority, server, trust_config)
-    finally:
-        server.stop()
-        authority.close()
-
-
-@pytest.fixture(scope="session")
-def dev_authority(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAuthority]:
-    yield from _run_authority(tmp_path_factory.mktemp("dev-authority"))
+from client.signing import sign_plugin
+from tests.conftest import RunningAuthority, run_authority
 
 
 @pytest.fixture(scope="session")
 def other_authority(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAuthority]:
     """A second, unrelated authority: its bundles must not verify under the first's trust."""
-    yield from _run_authority(tmp_path_factory.mktemp("other-authority"))
+    yield from run_authority(tmp_path_factory.mktemp("other-authority"))
 
 
 @pytest.fixture(autouse=True)

@@ -16,8 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from infra.sigstore_authority import AuthorityServer, SigningAuthority
-
-from .conftest import ALICE, RunningAuthority
+from tests.conftest import ALICE, RunningAuthority
 
 POST_ENDPOINTS = ["/api/v2/signingCert", "/api/v1/log/entries", "/dev/v1/token"]
 

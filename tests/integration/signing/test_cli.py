@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from client.cli.main import main
-
-from .conftest import ALICE, MakePlugin, RunningAuthority, SignedPlugin
+from tests.conftest import ALICE, RunningAuthority
+from tests.integration.signing.conftest import MakePlugin, SignedPlugin
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "sigstore-public"
 STAGING_SIGNER = [

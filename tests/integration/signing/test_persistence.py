@@ -19,8 +19,8 @@ from client.signing import (
     verify_plugin_bundle,
 )
 from infra.sigstore_authority import AuthorityServer, SigningAuthority
-
-from .conftest import ALICE, MakePlugin
+from tests.conftest import ALICE
+from tests.integration.signing.conftest import MakePlugin
 
 
 def _start(state: Path, out: Path) -> tuple[SigningAuthority, AuthorityServer, SigstoreInstance]:

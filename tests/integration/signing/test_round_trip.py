@@ -22,8 +22,8 @@ from client.signing import (
     verify_plugin_bundle,
 )
 from client.signing.statement import PREDICATE_TYPE
-
-from .conftest import ALICE, MakePlugin, RunningAuthority, SignedPlugin
+from tests.conftest import ALICE, RunningAuthority
+from tests.integration.signing.conftest import MakePlugin, SignedPlugin
 
 
 def _policy(dev: RunningAuthority, identity: str = ALICE, issuer: str | None = None) -> TrustPolicy:

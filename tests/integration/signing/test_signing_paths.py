@@ -24,8 +24,8 @@ from client.signing import (
     sign_plugin,
     verify_artifact_bundle,
 )
-
-from .conftest import ALICE, MakePlugin, RunningAuthority, SignedPlugin
+from tests.conftest import ALICE, RunningAuthority
+from tests.integration.signing.conftest import MakePlugin, SignedPlugin
 
 # -- signing ----------------------------------------------------------------------------------
 

@@ -1,0 +1,102 @@
+"""Benchmark: a full `verify` of an example plugin against bare wasmtime-py doing the same work.
+
+Baseline, in the same run: compile the component with bare wasmtime-py (default engine) and run
+its describe() and its test vectors, each in a fresh store with no-op host functions. Measured:
+`verify_plugin` on the same bytes (manifest, size budget, compile and run in the warm isolation
+child, imports, exports, behaviour; no signature). Median of N runs each. Target: <= 1.5x.
+
+Run: ``python bench/verify_latency.py [--runs N] [--plugin hello]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import wasmtime
+from wasmtime.component import Component, Linker, Variant
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._plugins import build_examples
+from client.manifest import load_manifest
+from verifier import PluginUpload, verify_plugin
+from verifier.isolation import IsolatedAnalyser
+from verifier.settings import VerifierSettings
+
+
+def bare_compile_and_run(component_bytes: bytes, vectors: list[tuple[str, str]]) -> None:
+    engine = wasmtime.Engine()
+    component = Component(engine, component_bytes)
+    linker = Linker(engine)
+    with linker.root() as root, root.add_instance("clawft:plugin/host@0.1.0") as host:
+        host.add_func("http-request", lambda _s, *_a: Variant("err", "offline"))
+        host.add_func("read-file", lambda _s, _p: Variant("err", "no files"))
+        host.add_func("write-file", lambda _s, _p, _c: None)
+        host.add_func("get-env", lambda _s, _n: None)
+        host.add_func("log", lambda _s, _level, _message: None)
+    tool = component.get_export_index("clawft:plugin/tool@0.1.0")
+    describe = component.get_export_index("describe", instance=tool)
+    invoke = component.get_export_index("invoke", instance=tool)
+    assert describe is not None and invoke is not None
+    calls: list[tuple[object, tuple[str, ...]]] = [(describe, ())]
+    calls += [(invoke, (name, data)) for name, data in vectors]
+    for index, args in calls:
+        store = wasmtime.Store(engine)
+        instance = linker.instantiate(store, component)
+        func = instance.get_func(store, index)  # type: ignore[arg-type]
+        assert func is not None
+        func(store, *args)
+        func.post_return(store)
+
+
+def median_seconds(run: object, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run()  # type: ignore[operator]
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--plugin", default="hello")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        plugin_dir = build_examples(Path(tmp) / "plugins")[args.plugin]
+        manifest = load_manifest(plugin_dir / "clawft-plugin.toml")
+        component_path = plugin_dir / manifest.component
+        upload = PluginUpload(
+            manifest=(plugin_dir / "clawft-plugin.toml").read_bytes(),
+            component=component_path.read_bytes(),
+            component_name=component_path.name,
+        )
+        vectors = [(t.tool, t.input) for t in manifest.tests]
+        settings = VerifierSettings()
+        analyser = IsolatedAnalyser(settings.isolation)
+        try:
+            first = verify_plugin(upload, settings=settings, analyser=analyser)  # warms the child
+            assert first.verdict == "approved", first.failures
+            verify_s = median_seconds(
+                lambda: verify_plugin(upload, settings=settings, analyser=analyser), args.runs
+            )
+            bare_s = median_seconds(
+                lambda: bare_compile_and_run(upload.component, vectors), args.runs
+            )
+        finally:
+            analyser.close()
+    print(f"plugin: {manifest.name} ({len(upload.component):,} bytes, {len(vectors)} vectors)")
+    print(f"full verify (median)           {verify_s * 1e3:8.2f} ms")
+    print(f"bare compile + vectors (median) {bare_s * 1e3:7.2f} ms")
+    print(f"verify latency ratio           {verify_s / bare_s:8.2f}x   (target <= 1.50x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Verifier settings: every limit the verifier applies, in one frozen dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from client.host.settings import SizeBudget
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class IsolationLimits:
+    """Bounds of the child process that compiles and runs untrusted components."""
+
+    cpu_seconds: int = 20
+    """CPU time one verification may use in the child (whole seconds: RLIMIT_CPU)."""
+    memory_bytes: int = 1024 * MIB
+    """Data segment of the child (RLIMIT_DATA): compiler and plugin memory together."""
+    wall_seconds: float = 60.0
+    """Wall-clock bound of one verification in the child; past it the child is killed."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierSettings:
+    """What the verifier enforces; the same values for the CLI and the Celery task."""
+
+    size_budget: SizeBudget = field(default_factory=SizeBudget)
+    isolation: IsolationLimits = field(default_factory=IsolationLimits)
+    max_manifest_bytes: int = 64 * 1024
+    max_bundle_bytes: int = 1 * MIB
+    max_description_chars: int = 1024
+    max_name_chars: int = 64
+    """Longest namespace, and longest plugin name, each."""
+    max_tools: int = 64
+    """Most tools a plugin's describe() may list."""
+    max_probes: int = 16
+    """Described tools without a test vector that are called once with ``{}``."""
+    max_describe_bytes: int = 256 * 1024
+    trust_config: Path | None = None
+    """ClientTrustConfig JSON for a private or local Sigstore instance; ``None``: public."""
+    staging: bool = False
+    """Use the public staging Sigstore instance (tests and pre-production)."""
