@@ -96,6 +96,11 @@ class IsolatedAnalyser:
                     f"the component ran past the verifier's wall-clock limit of "
                     f"{self.limits.wall_seconds:g} s and was stopped"
                 ) from None
+            except BaseException:
+                # Interrupted mid-job (a task's soft time limit, Ctrl-C): the child's reply
+                # would be read by the next job, so the child goes.
+                self._kill(child)
+                raise
         if isinstance(reply, ChildFailure):
             if "memory" in reply.error:
                 raise IsolationLimitExceeded(

@@ -1,0 +1,441 @@
+"""The ``clawft.verify_upload`` task, through real worker processes on a real Redis broker.
+
+Uploads are enqueued the way the registry does it, by task name from a plain Celery client.
+The last section runs the task eagerly over in-memory stores, to drive its retry policy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+from client.signing import TrustedPublisher, sign_plugin
+from tests.conftest import ALICE, ROOT, RunningAuthority, component_of
+from tests.integration.verifier.conftest import WorkerProcess, WorkerSetup, make_setup
+from verifier import PluginUpload, VerificationReport, VerifierSettings, verify_plugin
+from verifier.celery_app import WorkerSettings, create_celery
+from verifier.storage import (
+    InMemoryUploadSource,
+    InMemoryVerdictStore,
+    StoreUnavailable,
+    UploadNotFound,
+    VerificationJob,
+)
+from verifier.tasks import VERIFY_UPLOAD, VerificationServices, run_verification
+
+RESULT_TIMEOUT_S = 60.0
+
+StartWorker = Callable[[WorkerSetup, str], WorkerProcess]
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+# --- verdicts through a real worker ---------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_good_plugin_is_approved_and_hostile_one_rejected_without_retry(
+    built: dict[str, Path],
+    shared_setup: WorkerSetup,
+    shared_worker: WorkerProcess,
+    registry_client: Celery,
+) -> None:
+    good, hostile = new_id(), new_id()
+    shared_setup.store(built["hello"], good)
+    shared_setup.store(built["infinite-loop"], hostile)
+
+    approved = shared_setup.enqueue(registry_client, good).get(timeout=RESULT_TIMEOUT_S)
+    rejected = shared_setup.enqueue(registry_client, hostile).get(timeout=RESULT_TIMEOUT_S)
+
+    assert approved == {"upload_id": good, "verdict": "approved", "recorded": True}
+    assert rejected == {"upload_id": hostile, "verdict": "rejected", "recorded": True}
+    verdicts = shared_setup.verdicts
+    report = verdicts.report(hostile)
+    assert report is not None and report.verdict == "rejected"
+    (behaviour,) = [c for c in report.failures if not c.skipped]
+    assert behaviour.name == "behaviour" and "fuel budget" in behaviour.reason
+    # A rejection is a result: one attempt, never retried.
+    assert verdicts.status(hostile) == ("rejected", 1)
+    assert verdicts.status(good) == ("approved", 1)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("plugin", ["hello", "infinite-loop"])
+def test_task_report_equals_the_command_and_verify_plugin(
+    plugin: str,
+    built: dict[str, Path],
+    shared_setup: WorkerSetup,
+    shared_worker: WorkerProcess,
+    registry_client: Celery,
+) -> None:
+    upload_id = new_id()
+    upload = shared_setup.store(built[plugin], upload_id)
+    shared_setup.enqueue(registry_client, upload_id).get(timeout=RESULT_TIMEOUT_S)
+    from_task = shared_setup.verdicts.report(upload_id)
+    assert from_task is not None
+
+    command = subprocess.run(
+        [sys.executable, "-m", "client.cli", "verify", str(built[plugin]), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=RESULT_TIMEOUT_S,
+        check=False,
+    )
+    assert command.returncode in (0, 1), command.stderr.decode()
+    from_command = VerificationReport.from_json(command.stdout)
+    direct = verify_plugin(upload, settings=VerifierSettings())
+
+    assert from_task.without_timings() == from_command.without_timings()
+    assert from_task.without_timings() == direct.without_timings()
+
+
+@pytest.mark.timeout(120)
+def test_running_the_task_twice_leaves_one_verdict(
+    built: dict[str, Path],
+    shared_setup: WorkerSetup,
+    shared_worker: WorkerProcess,
+    registry_client: Celery,
+) -> None:
+    upload_id = new_id()
+    shared_setup.store(built["hello"], upload_id)
+
+    first = shared_setup.enqueue(registry_client, upload_id).get(timeout=RESULT_TIMEOUT_S)
+    kept = shared_setup.verdicts.report(upload_id)
+    second = shared_setup.enqueue(registry_client, upload_id).get(timeout=RESULT_TIMEOUT_S)
+
+    assert first == {"upload_id": upload_id, "verdict": "approved", "recorded": True}
+    assert second == {"upload_id": upload_id, "verdict": "approved", "recorded": False}
+    assert shared_setup.verdicts.verdict_count(upload_id) == 1
+    assert shared_setup.verdicts.report(upload_id) == kept
+    assert shared_setup.verdicts.status(upload_id) == ("approved", 1)  # not verified again
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("upload_id", "error", "message"),
+    [
+        ("0" * 32, "UploadNotFound", "no upload 00000000000000000000000000000000 is stored"),
+        ("../../etc/passwd", "InvalidUploadId", "refusing upload id '../../etc/passwd'"),
+        (None, "InvalidUploadId", "refusing upload id None"),
+    ],
+)
+def test_unknown_and_hostile_ids_fail_at_once(
+    upload_id: object,
+    error: str,
+    message: str,
+    shared_setup: WorkerSetup,
+    shared_worker: WorkerProcess,
+    registry_client: Celery,
+) -> None:
+    result = shared_setup.enqueue(registry_client, upload_id)
+    with pytest.raises(Exception) as raised:
+        result.get(timeout=RESULT_TIMEOUT_S)
+    assert type(raised.value).__name__ == error
+    assert message in str(raised.value)
+    assert result.state == "FAILURE"
+    assert not (shared_setup.directory / "etc").exists()
+
+
+@pytest.mark.timeout(120)
+def test_locked_verdict_database_is_retried_then_recorded(
+    built: dict[str, Path],
+    shared_setup: WorkerSetup,
+    shared_worker: WorkerProcess,
+    registry_client: Celery,
+) -> None:
+    upload_id = new_id()
+    shared_setup.store(built["hello"], upload_id)
+    verdicts = shared_setup.verdicts
+    verdicts.status(upload_id)  # the schema exists before another writer locks the file
+    lock = sqlite3.connect(verdicts.path, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        result = shared_setup.enqueue(registry_client, upload_id)
+        wait_for(lambda: result.state == "RETRY", RESULT_TIMEOUT_S, "the task to be retried")
+    finally:
+        lock.close()
+
+    assert result.get(timeout=RESULT_TIMEOUT_S) == {
+        "upload_id": upload_id,
+        "verdict": "approved",
+        "recorded": True,
+    }
+    assert verdicts.verdict_count(upload_id) == 1
+    assert f"upload {upload_id}: the verdict database" in shared_worker.output()
+
+
+@pytest.mark.timeout(120)
+def test_signed_upload_is_checked_against_its_namespace_publishers(
+    built: dict[str, Path],
+    dev_authority: RunningAuthority,
+    redis_url: str,
+    tmp_path: Path,
+    start_worker: StartWorker,
+) -> None:
+    plugin = tmp_path / "hello"
+    shutil.copytree(built["hello"], plugin)
+    sign_plugin(plugin, instance=dev_authority.instance, identity_token=dev_authority.token())
+    setup = make_setup(
+        redis_url,
+        13,
+        tmp_path / "signed",
+        CLAWFT_VERIFIER_TRUST_CONFIG=str(dev_authority.trust_config_path),
+    )
+    alice = TrustedPublisher(identity=ALICE, issuer=dev_authority.issuer)
+    mallory = TrustedPublisher(identity="mallory@example.com", issuer=dev_authority.issuer)
+    upload = setup.store(plugin, "by-alice")
+    bundle = (plugin / "hello.wasm.sigstore.json").read_bytes()
+    signed = PluginUpload(upload.manifest, upload.component, upload.component_name, bundle)
+    setup.uploads.put("trusted", VerificationJob(upload=signed, publishers=(alice,)))
+    setup.uploads.put("untrusted", VerificationJob(upload=signed, publishers=(mallory,)))
+    client = setup.client()
+    try:
+        start_worker(setup, "signed")
+        trusted = setup.enqueue(client, "trusted").get(timeout=RESULT_TIMEOUT_S)
+        untrusted = setup.enqueue(client, "untrusted").get(timeout=RESULT_TIMEOUT_S)
+    finally:
+        client.close()
+
+    assert trusted["verdict"] == "approved" and untrusted["verdict"] == "rejected"
+    from_task = setup.verdicts.report("trusted")
+    assert from_task is not None
+    command = subprocess.run(
+        [
+            sys.executable, "-m", "client.cli", "verify", str(plugin), "--json",
+            "--trust-config", str(dev_authority.trust_config_path),
+            "--publisher", f"{ALICE}={dev_authority.issuer}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=RESULT_TIMEOUT_S,
+        check=False,
+    )  # fmt: skip
+    assert command.returncode == 0, command.stdout.decode() + command.stderr.decode()
+    from_command = VerificationReport.from_json(command.stdout)
+    assert from_task.without_timings() == from_command.without_timings()
+    rejected = setup.verdicts.report("untrusted")
+    assert rejected is not None
+    (failed,) = rejected.failures
+    assert failed.name == "signature" and "mallory@example.com" in failed.reason
+
+
+# --- a worker killed in the middle of a verification ----------------------------------------
+
+
+def slow_plugin(built: dict[str, Path], dest: Path, vectors: int) -> Path:
+    """slow-loop with ``vectors`` test vectors for ``spin``: each runs into its 1 s timeout."""
+    source = built["slow-loop"]
+    dest.mkdir(parents=True)
+    component = component_of(source)
+    (dest / component.name).write_bytes(component.read_bytes())
+    manifest = (source / "clawft-plugin.toml").read_text()
+    manifest += "".join(
+        f'\n[[tests]]\ntool = "spin"\ninput = \'{{"round": {n}}}\'\nexpect = "ok"\n'
+        for n in range(vectors)
+    )
+    (dest / "clawft-plugin.toml").write_text(manifest)
+    return dest
+
+
+@pytest.mark.timeout(150)
+def test_killed_worker_job_is_redelivered_and_recorded_once(
+    built: dict[str, Path], redis_url: str, tmp_path: Path, start_worker: StartWorker
+) -> None:
+    visibility_s = 14
+    setup = make_setup(
+        redis_url,
+        12,
+        tmp_path / "kill",
+        CLAWFT_VERIFIER_WALL_SECONDS="10",  # a verification takes about 4 s
+        CLAWFT_TASK_SOFT_TIME_LIMIT_S="11",
+        CLAWFT_TASK_TIME_LIMIT_S="12",
+        CLAWFT_BROKER_VISIBILITY_TIMEOUT_S=str(visibility_s),
+        CLAWFT_BROKER_RESTORE_INTERVAL_S="1",
+        CLAWFT_TASK_RETRY_BACKOFF_S="1",
+        CLAWFT_TASK_RETRY_BACKOFF_MAX_S="2",
+    )
+    upload_id = new_id()
+    setup.store(slow_plugin(built, tmp_path / "slow", vectors=3), upload_id)
+    verdicts = setup.verdicts
+    client = setup.client()
+    try:
+        first = start_worker(setup, "first")
+        result = setup.enqueue(client, upload_id)
+        delivered = time.monotonic()
+        wait_for(
+            lambda: verdicts.status(upload_id) == ("verifying", 1),
+            RESULT_TIMEOUT_S,
+            "the first worker to start verifying",
+        )
+        time.sleep(1.0)  # compiling the component or spinning in its first vector
+        first.kill()
+        assert verdicts.status(upload_id) == ("verifying", 1)
+        assert verdicts.verdict_count(upload_id) == 0
+
+        start_worker(setup, "second")
+        outcome = result.get(timeout=visibility_s + RESULT_TIMEOUT_S)
+        redelivered_after = time.monotonic() - delivered
+    finally:
+        client.close()
+
+    assert outcome == {"upload_id": upload_id, "verdict": "rejected", "recorded": True}
+    assert verdicts.verdict_count(upload_id) == 1
+    assert verdicts.status(upload_id) == ("rejected", 2)  # the second attempt was a redelivery
+    assert redelivered_after >= visibility_s
+    report = verdicts.report(upload_id)
+    assert report is not None and report.verdict == "rejected"
+
+
+# --- the retry policy, eagerly over in-memory stores ---------------------------------------
+
+
+class FlakyVerdicts(InMemoryVerdictStore):
+    """A verdict store whose first ``failures`` writes find the database unavailable."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.writes = 0
+
+    def record(self, upload_id: str, report: VerificationReport) -> bool:
+        self.writes += 1
+        if self.writes <= self.failures:
+            raise StoreUnavailable("the verdict database is restarting")
+        return super().record(upload_id, report)
+
+
+def eager_app(source: InMemoryUploadSource, sink: InMemoryVerdictStore, retries: int) -> Celery:
+    settings = WorkerSettings(
+        broker_url="memory://", result_backend="cache+memory://", max_retries=retries
+    )
+    return create_celery(settings, services=lambda: VerificationServices(source, sink))
+
+
+def in_memory_upload(built: dict[str, Path], plugin: str) -> tuple[InMemoryUploadSource, str]:
+    component = component_of(built[plugin])
+    upload = PluginUpload(
+        manifest=(built[plugin] / "clawft-plugin.toml").read_bytes(),
+        component=component.read_bytes(),
+        component_name=component.name,
+    )
+    source, upload_id = InMemoryUploadSource(), new_id()
+    source.put(upload_id, VerificationJob(upload=upload))
+    return source, upload_id
+
+
+def test_transient_store_failure_is_retried_then_succeeds(built: dict[str, Path]) -> None:
+    source, upload_id = in_memory_upload(built, "hello")
+    sink = FlakyVerdicts(failures=1)
+    result = eager_app(source, sink, retries=3).tasks[VERIFY_UPLOAD].apply(args=[upload_id])
+
+    assert result.get() == {"upload_id": upload_id, "verdict": "approved", "recorded": True}
+    assert sink.writes == 2
+    assert source.fetches == [upload_id, upload_id]
+    assert list(sink.reports) == [upload_id]
+
+
+def test_store_failure_past_the_retry_budget_fails_the_task(built: dict[str, Path]) -> None:
+    source, upload_id = in_memory_upload(built, "hello")
+    sink = FlakyVerdicts(failures=10)
+    result = eager_app(source, sink, retries=2).tasks[VERIFY_UPLOAD].apply(args=[upload_id])
+
+    assert result.state == "FAILURE"
+    assert isinstance(result.result, StoreUnavailable)
+    assert sink.writes == 3  # the first try and two retries
+    assert sink.reports == {}
+
+
+def test_rejection_and_missing_upload_are_never_retried(built: dict[str, Path]) -> None:
+    source, upload_id = in_memory_upload(built, "infinite-loop")
+    sink = InMemoryVerdictStore()
+    task = eager_app(source, sink, retries=3).tasks[VERIFY_UPLOAD]
+
+    assert task.apply(args=[upload_id]).get()["verdict"] == "rejected"
+    assert source.fetches == [upload_id]
+
+    missing = task.apply(args=["missing"])
+    assert missing.state == "FAILURE" and isinstance(missing.result, UploadNotFound)
+    assert source.fetches == [upload_id, "missing"]
+
+
+def test_concurrent_runs_keep_the_first_verdict(built: dict[str, Path]) -> None:
+    """Two attempts that both found no verdict yet (a redelivery racing the original)."""
+
+    class Racing(InMemoryVerdictStore):
+        def recorded_verdict(self, upload_id: str) -> None:
+            return None
+
+    source, upload_id = in_memory_upload(built, "hello")
+    sink = Racing()
+    services = VerificationServices(source, sink)
+
+    first = run_verification(upload_id, services)
+    kept = sink.reports[upload_id]
+    second = run_verification(upload_id, services)
+
+    assert first["recorded"] is True and second["recorded"] is False
+    assert sink.reports == {upload_id: kept}
+    assert sink.attempts == {upload_id: 2}
+
+
+def test_worker_settings_come_from_the_environment(tmp_path: Path) -> None:
+    settings = WorkerSettings.from_env(
+        {
+            "CLAWFT_BROKER_URL": "redis://127.0.0.1:1/2",
+            "CLAWFT_UPLOADS_DIR": str(tmp_path),
+            "CLAWFT_WORKER_MAX_TASKS_PER_CHILD": "7",
+            "CLAWFT_VERIFIER_WALL_SECONDS": "30",
+            "CLAWFT_VERIFIER_STAGING": "yes",
+        }
+    )
+    assert settings.result_backend == "redis://127.0.0.1:1/2"
+    assert settings.uploads_dir == tmp_path
+    assert settings.verifier.isolation.wall_seconds == 30.0 and settings.verifier.staging
+    app = create_celery(settings)
+    assert app.conf.worker_max_tasks_per_child == 7
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.accept_content == ["json"]
+    assert app.conf.broker_transport_options["visibility_timeout"] == 300
+    task = app.tasks[VERIFY_UPLOAD]
+    assert (task.soft_time_limit, task.time_limit) == (90, 120)
+    assert json.dumps(app.conf.broker_transport_options)  # plain values only
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"CLAWFT_TASK_TIME_LIMIT_S": "soon"},
+            "CLAWFT_TASK_TIME_LIMIT_S='soon' is not a valid int",
+        ),
+        ({"CLAWFT_TASK_SOFT_TIME_LIMIT_S": "30"}, "must exceed the isolation wall-clock limit"),
+        ({"CLAWFT_BROKER_VISIBILITY_TIMEOUT_S": "100"}, "delivered twice"),
+        ({"CLAWFT_VERIFIER_STAGING": "maybe"}, "CLAWFT_VERIFIER_STAGING='maybe'"),
+    ],
+)
+def test_inconsistent_worker_settings_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        WorkerSettings.from_env(env)
+    assert message in str(raised.value)

@@ -1,0 +1,227 @@
+"""The Celery app of the verifier worker, built from :class:`WorkerSettings`.
+
+    celery -A verifier.celery_app worker --pool prefork -c 4
+
+The module-level ``app`` is built from ``CLAWFT_*`` environment variables (see
+:meth:`WorkerSettings.from_env`), so a bad value fails when the worker starts, not at the first
+task. Tests and embedding code call :func:`create_celery` with their own settings instead.
+
+Delivery guarantees: a task is acknowledged only after it finished (``acks_late``), a worker
+process that dies mid-task gets its message requeued, and a message whose worker vanished
+altogether (killed with its main process) is redelivered by the broker once the visibility
+timeout has passed. Together with the write-once verdict (:mod:`verifier.storage`) a job is
+verified at least once and recorded exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from celery import Celery
+
+from verifier.pipeline import sigstore_instance
+from verifier.settings import IsolationLimits, VerifierSettings
+from verifier.tasks import VerificationServices, register_verify_upload, services_from_settings
+
+MIB = 1024 * 1024
+_T = TypeVar("_T")
+
+
+class WorkerSettingsError(ValueError):
+    """A worker setting is missing, malformed, or inconsistent with another."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """Everything the verifier worker needs, read once at start-up."""
+
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    """Celery broker (``CLAWFT_BROKER_URL``): Redis or Valkey, ``redis://host:port/db``."""
+    result_backend: str = "redis://127.0.0.1:6379/0"
+    """Where task results go (``CLAWFT_RESULT_BACKEND``); verdicts go to the verdict store."""
+    soft_time_limit_s: int = 90
+    """Seconds after which a task is interrupted (``CLAWFT_TASK_SOFT_TIME_LIMIT_S``).
+
+    Must exceed the isolation wall-clock limit, so a slow plugin is rejected by the sandbox
+    with a reason instead of timing the task out."""
+    time_limit_s: int = 120
+    """Seconds after which the worker process running a task is killed
+    (``CLAWFT_TASK_TIME_LIMIT_S``); above the soft limit."""
+    max_tasks_per_child: int = 50
+    """Tasks a worker process runs before it is replaced (``CLAWFT_WORKER_MAX_TASKS_PER_CHILD``)."""
+    visibility_timeout_s: int = 300
+    """Seconds before the broker redelivers a message whose worker never acknowledged it
+    (``CLAWFT_BROKER_VISIBILITY_TIMEOUT_S``). Must exceed the hard time limit and the longest
+    retry delay, or a slow task is delivered twice."""
+    restore_interval_s: int = 10
+    """How often, in seconds, a worker looks for such abandoned messages
+    (``CLAWFT_BROKER_RESTORE_INTERVAL_S``)."""
+    max_retries: int = 5
+    """Retries of a task that met a transient store failure (``CLAWFT_TASK_MAX_RETRIES``)."""
+    retry_backoff_s: int = 2
+    """First retry delay; doubled on each retry (``CLAWFT_TASK_RETRY_BACKOFF_S``)."""
+    retry_backoff_max_s: int = 60
+    """Longest retry delay (``CLAWFT_TASK_RETRY_BACKOFF_MAX_S``)."""
+    uploads_dir: Path = Path("var/clawft/uploads")
+    """Directory of uploads, one sub-directory per upload id (``CLAWFT_UPLOADS_DIR``)."""
+    verdicts_db: Path = Path("var/clawft/verdicts.sqlite3")
+    """SQLite file the verdicts are written to (``CLAWFT_VERDICTS_DB``)."""
+    verdicts_busy_timeout_s: float = 5.0
+    """How long a verdict write waits for a database lock before it counts as unavailable
+    and the task is retried (``CLAWFT_VERDICTS_BUSY_TIMEOUT_S``)."""
+    max_upload_file_bytes: int = 64 * MIB
+    """Largest file of an upload the worker reads (``CLAWFT_MAX_UPLOAD_FILE_BYTES``); the size
+    budget proper is a verifier check, this only bounds memory."""
+    verifier: VerifierSettings = field(default_factory=VerifierSettings)
+    """The checks' limits (``CLAWFT_VERIFIER_*``): with the defaults, the values
+    ``clawft-registry verify`` uses, so the command and the worker reach the same report."""
+
+    def __post_init__(self) -> None:
+        wall = self.verifier.isolation.wall_seconds
+        problems = [
+            (self.time_limit_s <= self.soft_time_limit_s, "CLAWFT_TASK_TIME_LIMIT_S must exceed "
+             "CLAWFT_TASK_SOFT_TIME_LIMIT_S"),
+            (self.soft_time_limit_s <= wall, f"CLAWFT_TASK_SOFT_TIME_LIMIT_S "
+             f"({self.soft_time_limit_s:g}) must exceed the isolation wall-clock limit "
+             f"CLAWFT_VERIFIER_WALL_SECONDS ({wall:g})"),
+            (self.visibility_timeout_s <= max(self.time_limit_s, self.retry_backoff_max_s),
+             "CLAWFT_BROKER_VISIBILITY_TIMEOUT_S must exceed both CLAWFT_TASK_TIME_LIMIT_S and "
+             "CLAWFT_TASK_RETRY_BACKOFF_MAX_S, or running and delayed tasks are delivered twice"),
+            (not 1 <= self.restore_interval_s < self.visibility_timeout_s,
+             "CLAWFT_BROKER_RESTORE_INTERVAL_S must be at least 1 and below the visibility "
+             "timeout"),
+            (self.max_tasks_per_child < 1, "CLAWFT_WORKER_MAX_TASKS_PER_CHILD must be at least 1"),
+            (self.max_retries < 0, "CLAWFT_TASK_MAX_RETRIES must not be negative"),
+            (not 1 <= self.retry_backoff_s <= self.retry_backoff_max_s,
+             "CLAWFT_TASK_RETRY_BACKOFF_S must be at least 1 and at most the maximum backoff"),
+            (self.max_upload_file_bytes < 1, "CLAWFT_MAX_UPLOAD_FILE_BYTES must be positive"),
+        ]  # fmt: skip
+        failed = [message for broken, message in problems if broken]
+        if failed:
+            raise WorkerSettingsError("invalid worker settings: " + "; ".join(failed))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
+        """Settings from ``CLAWFT_*`` variables; unset ones keep their defaults."""
+        env = os.environ if environ is None else environ
+        d, di = cls(), IsolationLimits()
+        broker = env.get("CLAWFT_BROKER_URL", d.broker_url)
+        isolation = IsolationLimits(
+            cpu_seconds=_get(env, "CLAWFT_VERIFIER_CPU_SECONDS", int, di.cpu_seconds),
+            memory_bytes=_get(env, "CLAWFT_VERIFIER_MEMORY_BYTES", int, di.memory_bytes),
+            wall_seconds=_get(env, "CLAWFT_VERIFIER_WALL_SECONDS", float, di.wall_seconds),
+        )
+        trust_config = env.get("CLAWFT_VERIFIER_TRUST_CONFIG")
+        verifier = VerifierSettings(
+            isolation=isolation,
+            trust_config=Path(trust_config) if trust_config else None,
+            staging=_get(env, "CLAWFT_VERIFIER_STAGING", _boolean, False),
+        )
+        return cls(
+            broker_url=broker,
+            result_backend=env.get("CLAWFT_RESULT_BACKEND", broker),
+            soft_time_limit_s=_get(env, "CLAWFT_TASK_SOFT_TIME_LIMIT_S", int, d.soft_time_limit_s),
+            time_limit_s=_get(env, "CLAWFT_TASK_TIME_LIMIT_S", int, d.time_limit_s),
+            max_tasks_per_child=_get(
+                env, "CLAWFT_WORKER_MAX_TASKS_PER_CHILD", int, d.max_tasks_per_child
+            ),
+            visibility_timeout_s=_get(
+                env, "CLAWFT_BROKER_VISIBILITY_TIMEOUT_S", int, d.visibility_timeout_s
+            ),
+            restore_interval_s=_get(
+                env, "CLAWFT_BROKER_RESTORE_INTERVAL_S", int, d.restore_interval_s
+            ),
+            max_retries=_get(env, "CLAWFT_TASK_MAX_RETRIES", int, d.max_retries),
+            retry_backoff_s=_get(env, "CLAWFT_TASK_RETRY_BACKOFF_S", int, d.retry_backoff_s),
+            retry_backoff_max_s=_get(
+                env, "CLAWFT_TASK_RETRY_BACKOFF_MAX_S", int, d.retry_backoff_max_s
+            ),
+            uploads_dir=Path(env.get("CLAWFT_UPLOADS_DIR", str(d.uploads_dir))),
+            verdicts_db=Path(env.get("CLAWFT_VERDICTS_DB", str(d.verdicts_db))),
+            verdicts_busy_timeout_s=_get(
+                env, "CLAWFT_VERDICTS_BUSY_TIMEOUT_S", float, d.verdicts_busy_timeout_s
+            ),
+            max_upload_file_bytes=_get(
+                env, "CLAWFT_MAX_UPLOAD_FILE_BYTES", int, d.max_upload_file_bytes
+            ),
+            verifier=verifier,
+        )
+
+
+def _get(env: Mapping[str, str], name: str, parse: Callable[[str], _T], default: _T) -> _T:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return parse(raw.strip())
+    except ValueError:
+        kind = getattr(parse, "__name__", "value").lstrip("_")
+        raise WorkerSettingsError(
+            f"{name}={raw!r} is not a valid {kind}; fix or unset it"
+        ) from None
+
+
+def _boolean(raw: str) -> bool:
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def create_celery(
+    settings: WorkerSettings,
+    *,
+    services: Callable[[], VerificationServices] | None = None,
+) -> Celery:
+    """The verifier's Celery app, with the ``clawft.verify_upload`` task registered.
+
+    ``services`` builds the upload source, verdict sink and verifier settings once per worker
+    process, on first use; by default from ``settings`` (a directory of uploads and a SQLite
+    verdict store). Tests pass in-memory ones.
+    """
+    app = Celery("clawft-verifier", set_as_current=False)
+    app.conf.update(
+        broker_url=settings.broker_url,
+        result_backend=settings.result_backend,
+        # JSON only: a message can never make the worker unpickle attacker-chosen bytes.
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        # A task that failed permanently or hit its time limit is acknowledged, so a plugin
+        # that times the task out cannot keep it circulating.
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        worker_max_tasks_per_child=settings.max_tasks_per_child,
+        task_soft_time_limit=settings.soft_time_limit_s,
+        task_time_limit=settings.time_limit_s,
+        task_track_started=True,
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout_s,
+            "unacked_restore_interval": settings.restore_interval_s,
+            # Scan for abandoned messages on every sweep: the interval is the only control.
+            "unacked_restore_throttle": 1,
+            # A worker killed inside a sweep leaves the sweep's lock behind until it expires;
+            # keep that no longer than the redelivery delay itself.
+            "unacked_mutex_expire": min(300, settings.visibility_timeout_s),
+        },
+        broker_connection_retry_on_startup=True,
+        result_expires=24 * 3600,
+    )
+    if services is None:
+        # Loaded here, so an unreadable trust config stops the worker from starting.
+        instance = sigstore_instance(settings.verifier)
+        services = lambda: services_from_settings(settings, instance=instance)  # noqa: E731
+    register_verify_upload(app, settings, services=services)
+    return app
+
+
+app = create_celery(WorkerSettings.from_env())
