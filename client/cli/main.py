@@ -21,6 +21,10 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "client.cli.verify",
     "client.cli.signing",
     "client.cli.authority",
+    "client.cli.publish",
+    "client.cli.pull",
+    "client.cli.browse",
+    "client.cli.yank",
 )
 
 EXIT_OK = 0
