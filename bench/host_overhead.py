@@ -45,6 +45,33 @@ def per_call(fn: Callable[[], object], iterations: int, rounds: int = 7) -> floa
     return statistics.median(samples)
 
 
+def paired(
+    a: Callable[[], object], b: Callable[[], object], iterations: int, rounds: int = 15
+) -> tuple[float, float, float]:
+    """Seconds per call of ``a`` and ``b`` and the median of their per-round ratios.
+
+    The two alternate round by round, so drift in the machine's speed (other processes, CPU
+    frequency) weighs on both alike instead of on whichever ran second.
+    """
+    for _ in range(max(10, iterations // 10)):
+        a()
+        b()
+    a_samples, b_samples, ratios = [], [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(iterations):
+            a()
+        a_s = (time.perf_counter() - started) / iterations
+        started = time.perf_counter()
+        for _ in range(iterations):
+            b()
+        b_s = (time.perf_counter() - started) / iterations
+        a_samples.append(a_s)
+        b_samples.append(b_s)
+        ratios.append(a_s / b_s)
+    return statistics.median(a_samples), statistics.median(b_samples), statistics.median(ratios)
+
+
 def bare_invoker(component_bytes: bytes) -> Callable[[], object]:
     """hello with bare wasmtime-py: default engine, fresh store per call, no-op host functions."""
     engine = wasmtime.Engine()
@@ -88,8 +115,9 @@ def main() -> int:
         plugin = PluginHost(settings, log_sink=lambda *_: None).load(component_path)
         assert plugin.invoke(TOOL, INPUT) == '{"greeting":"Hello, Oslo!"}'
         bare = bare_invoker(data)
-        host_s = per_call(lambda: plugin.invoke(TOOL, INPUT), args.iterations)
-        bare_s = per_call(bare, args.iterations)
+        host_s, bare_s, invoke_ratio = paired(
+            lambda: plugin.invoke(TOOL, INPUT), bare, max(1, args.iterations // 5)
+        )
 
         # 2. cold load: compile from bytes vs load from the compiled cache, each in a new host.
         cache = work / "cache"
@@ -107,7 +135,6 @@ def main() -> int:
         compile_s = per_call(cold_compile, load_iterations, rounds=5)
         cached_s = per_call(cold_cached, load_iterations, rounds=5)
 
-    invoke_ratio = host_s / bare_s
     cache_speedup = compile_s / cached_s
     print(f"component: hello ({len(data):,} bytes), tool {TOOL}")
     print(f"invoke via client.host     {host_s * 1e6:9.1f} us/call")
