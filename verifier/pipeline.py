@@ -48,9 +48,7 @@ class PluginUpload:
 
 
 def sigstore_instance(settings: VerifierSettings) -> SigstoreInstance:
-    if settings.trust_config is not None:
-        return SigstoreInstance.from_trust_config_file(settings.trust_config)
-    return SigstoreInstance.staging() if settings.staging else SigstoreInstance.production()
+    return SigstoreInstance.choose(trust_config=settings.trust_config, staging=settings.staging)
 
 
 _analysers: dict[tuple[int, int, float], IsolatedAnalyser] = {}

@@ -46,12 +46,7 @@ def register(subparsers: Any) -> None:
 def _sign(args: argparse.Namespace, plugin_dir: Path) -> Path:
     from client.signing import SigstoreInstance, obtain_identity_token, sign_plugin
 
-    if args.trust_config is not None:
-        instance = SigstoreInstance.from_trust_config_file(args.trust_config)
-    elif args.staging:
-        instance = SigstoreInstance.staging()
-    else:
-        instance = SigstoreInstance.production()
+    instance = SigstoreInstance.choose(trust_config=args.trust_config, staging=args.staging)
     token = obtain_identity_token(instance, args.identity_token)
     return sign_plugin(plugin_dir, instance=instance, identity_token=token)
 

@@ -39,10 +39,7 @@ def run_pull(args: argparse.Namespace) -> int:
     from client.signing import SigningError, SigstoreInstance
 
     try:
-        if args.trust_config is not None:
-            instance = SigstoreInstance.from_trust_config_file(args.trust_config)
-        else:
-            instance = SigstoreInstance.staging() if args.staging else SigstoreInstance.production()
+        instance = SigstoreInstance.choose(trust_config=args.trust_config, staging=args.staging)
         client = client_from(args)
     except (ValueError, SigningError) as exc:
         return fail(str(exc), EXIT_USAGE)

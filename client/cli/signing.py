@@ -95,11 +95,7 @@ def register(subparsers: Any) -> None:
 
 
 def _instance(args: argparse.Namespace) -> SigstoreInstance:
-    if args.trust_config is not None:
-        return SigstoreInstance.from_trust_config_file(args.trust_config)
-    if args.staging:
-        return SigstoreInstance.staging()
-    return SigstoreInstance.production()
+    return SigstoreInstance.choose(trust_config=args.trust_config, staging=args.staging)
 
 
 def run_sign(args: argparse.Namespace) -> int:

@@ -38,6 +38,13 @@ class SigstoreInstance:
         return cls("staging", "Sigstore staging")
 
     @classmethod
+    def choose(cls, *, trust_config: Path | None, staging: bool) -> SigstoreInstance:
+        """The instance a user picked: a trust config file, staging, or public Sigstore."""
+        if trust_config is not None:
+            return cls.from_trust_config_file(trust_config)
+        return cls.staging() if staging else cls.production()
+
+    @classmethod
     def from_trust_config(
         cls, data: bytes | str, *, source: str = "trust config"
     ) -> SigstoreInstance:
