@@ -1,6 +1,16 @@
-"""The registry's tables. Constraints do the integrity work: unique names, one row per
-(plugin, version) for ever (versions are never deleted, so a number is never reused), and a
-CHECK on the lifecycle states."""
+"""The registry's tables. Constraints do the integrity work:
+
+* names (publishers, namespaces, plugins) are unique and lowercase ``[a-z0-9-]`` (a CHECK);
+* a namespace has exactly one owning publisher; a publisher may own several namespaces;
+* ``(plugin, version)`` is unique, and :class:`VersionTombstone` — written with every new
+  version and never deleted — keeps a version number from being reused after its row is gone;
+* the lifecycle states, job states and event actors are CHECKed, and a version can only be
+  approved, rejected or yanked once it has a verdict (a report and ``verdict_at``);
+* an API token's secret is stored only as its SHA-256 (64 hex digits, a CHECK).
+
+Primary keys are UUID hex strings (portable across SQLite and PostgreSQL, unguessable in URLs
+and logs); append-only logs use integers. Times are timezone-aware UTC on both databases.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +21,41 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Connection,
     DateTime,
+    Dialect,
     ForeignKey,
+    Index,
     Integer,
+    MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
+    event,
+    insert,
+    literal,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 
 STATUSES = ("pending", "verifying", "approved", "rejected", "yanked")
+"""Lifecycle states of a plugin version (transitions: :mod:`registry.db.lifecycle`)."""
 JOB_STATES = ("queued", "sent", "done")
+"""Outbox states: committed, handed to the broker, verdict recorded."""
+NAME_MAX_LENGTH = 64
+NAME_REGEX = r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$"
+"""Publisher, namespace and plugin names: the manifest's ``<namespace>/<name>`` segments."""
+
+# Deterministic constraint names, so later migrations (SQLite batch mode included) can
+# address every constraint by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 def new_id() -> str:
@@ -32,29 +66,79 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def name_checks(column: str = "name") -> tuple[CheckConstraint, CheckConstraint]:
+    """The lowercase name rule as a CHECK: a regular expression on PostgreSQL, GLOBs on SQLite
+    (which has no regular expressions); exactly one of the two is created."""
+    return (
+        CheckConstraint(f"{column} ~ '{NAME_REGEX}'", name=f"{column}_pattern").ddl_if(
+            dialect="postgresql"
+        ),
+        CheckConstraint(
+            f"length({column}) BETWEEN 1 AND {NAME_MAX_LENGTH}"
+            f" AND {column} NOT GLOB '*[^a-z0-9-]*'"
+            f" AND {column} NOT GLOB '-*' AND {column} NOT GLOB '*-'",
+            name=f"{column}_pattern",
+        ).ddl_if(dialect="sqlite"),
+    )
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC ``datetime`` on both databases (SQLite keeps no zone: it stores
+    naive UTC and gets ``tzinfo=UTC`` back). Naive datetimes are refused, not guessed at."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(
+                "the registry stores timezone-aware datetimes only; use registry.db.models.utcnow()"
+            )
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
         dict[str, Any]: JSON,
         list[str]: JSON,
-        datetime: DateTime(timezone=True),
+        datetime: UtcDateTime,
     }
 
 
 class Publisher(Base):
+    """Someone who publishes plugins: owns namespaces and API tokens."""
+
     __tablename__ = "publishers"
+    __table_args__ = name_checks()
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled: Mapped[bool] = mapped_column(default=False)
 
 
 class Namespace(Base):
+    """The first half of ``<namespace>/<name>``: owned by one publisher, which may own several."""
+
     __tablename__ = "namespaces"
+    __table_args__ = name_checks()
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
-    owner_id: Mapped[str] = mapped_column(ForeignKey("publishers.id"))
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), unique=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("publishers.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     owner: Mapped[Publisher] = relationship()
@@ -64,6 +148,8 @@ class Namespace(Base):
 
 
 class TrustedSigner(Base):
+    """A Sigstore identity and OIDC issuer whose signatures a namespace accepts."""
+
     __tablename__ = "trusted_signers"
     __table_args__ = (UniqueConstraint("namespace_id", "identity", "issuer"),)
 
@@ -76,14 +162,20 @@ class TrustedSigner(Base):
 
 
 class ApiToken(Base):
-    """A token is stored as its lookup id and the SHA-256 of its secret, never in clear."""
+    """A token is stored as its public lookup id and the SHA-256 of its secret, never in clear.
+
+    The secret is 256 bits from ``secrets``: nobody can guess it, so a fast hash loses nothing
+    a slow KDF would protect (KDFs defend low-entropy passwords), and a leaked table yields no
+    usable token. ``namespaces`` is the scope: the namespaces it may publish to.
+    """
 
     __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint("length(secret_hash) = 64", name="secret_hash_is_sha256"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     lookup_id: Mapped[str] = mapped_column(String(16), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
-    publisher_id: Mapped[str] = mapped_column(ForeignKey("publishers.id"))
+    publisher_id: Mapped[str] = mapped_column(ForeignKey("publishers.id"), index=True)
     namespaces: Mapped[list[str]] = mapped_column()
     description: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -95,17 +187,21 @@ class ApiToken(Base):
 
 
 class Plugin(Base):
+    """``<namespace>/<name>``: a series of versions."""
+
     __tablename__ = "plugins"
-    __table_args__ = (UniqueConstraint("namespace_id", "name"),)
+    __table_args__ = (UniqueConstraint("namespace_id", "name"), *name_checks())
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     namespace_id: Mapped[str] = mapped_column(ForeignKey("namespaces.id"))
-    name: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     namespace: Mapped[Namespace] = relationship()
-    versions: Mapped[list[PluginVersion]] = relationship(back_populates="plugin")
+    versions: Mapped[list[PluginVersion]] = relationship(
+        back_populates="plugin", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     @property
     def full_name(self) -> str:
@@ -113,19 +209,32 @@ class Plugin(Base):
 
 
 class PluginVersion(Base):
-    """One uploaded version; its id is the upload id the verifier is given."""
+    """One uploaded version; its id is the upload id the verifier is given.
+
+    ``report`` is the verifier's JSON exactly as it produced it (served byte for byte at
+    ``…/report``), so it is text rather than a JSON column.
+    """
 
     __tablename__ = "plugin_versions"
     __table_args__ = (
         UniqueConstraint("plugin_id", "version"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
         CheckConstraint(
-            "status IN ('pending', 'verifying', 'approved', 'rejected', 'yanked')",
-            name="plugin_version_status",
+            "status IN ('pending', 'verifying') OR verdict_at IS NOT NULL",
+            name="verdict_before_approval",
+        ),
+        CheckConstraint(
+            "(report IS NULL AND verdict_at IS NULL) OR (report IS NOT NULL AND verdict_at IS NOT NULL)",
+            name="report_with_verdict",
+        ),
+        CheckConstraint(
+            "component_size >= 0 AND manifest_size >= 0 AND (bundle_size IS NULL OR bundle_size >= 0)",
+            name="sizes",
         ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    plugin_id: Mapped[str] = mapped_column(ForeignKey("plugins.id"))
+    plugin_id: Mapped[str] = mapped_column(ForeignKey("plugins.id", ondelete="CASCADE"))
     version: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     component_filename: Mapped[str] = mapped_column(String(128))
@@ -145,15 +254,71 @@ class PluginVersion(Base):
 
     plugin: Mapped[Plugin] = relationship(back_populates="versions")
     published_by: Mapped[Publisher] = relationship()
+    events: Mapped[list[StatusEvent]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="StatusEvent.id"
+    )
+    job: Mapped[VerificationJob | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class VersionTombstone(Base):
+    """``namespace/name version`` was published once, so that number is spent for ever.
+
+    Written in the same flush as every new :class:`PluginVersion` (names, not foreign keys,
+    so it outlives the version, its plugin and its namespace); its primary key refuses a
+    second version with the same number. Rows are never deleted.
+    """
+
+    __tablename__ = "version_tombstones"
+
+    namespace: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), primary_key=True)
+    plugin: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), primary_key=True)
+    version: Mapped[str] = mapped_column(String(128), primary_key=True)
+    first_published_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@event.listens_for(PluginVersion, "after_insert")
+def _spend_version_number(_mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    """Every ORM insert of a version writes its tombstone: a reused number fails the flush
+    with an ``IntegrityError``, as a duplicate ``(plugin, version)`` does."""
+    version: PluginVersion = target
+    connection.execute(
+        insert(VersionTombstone).from_select(
+            ["namespace", "plugin", "version", "first_published_at"],
+            select(
+                Namespace.name,
+                Plugin.name,
+                literal(version.version, String(128)),
+                literal(version.created_at, UtcDateTime()),
+            )
+            .join(Namespace, Plugin.namespace_id == Namespace.id)
+            .where(Plugin.id == version.plugin_id),
+        )
+    )
 
 
 class StatusEvent(Base):
-    """Every lifecycle transition, with who or what caused it."""
+    """Every lifecycle transition, with who or what caused it: ``publisher:<name>``,
+    ``verifier`` or ``admin:<name>``. ``from_status`` is null for the version's first event."""
 
     __tablename__ = "status_events"
+    __table_args__ = (
+        CheckConstraint(
+            f"(from_status IS NULL OR {_in('from_status', STATUSES)})"
+            f" AND {_in('to_status', STATUSES)}",
+            name="statuses",
+        ),
+        CheckConstraint(
+            "actor = 'verifier' OR actor LIKE 'publisher:_%' OR actor LIKE 'admin:_%'",
+            name="actor",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    version_id: Mapped[str] = mapped_column(ForeignKey("plugin_versions.id"), index=True)
+    version_id: Mapped[str] = mapped_column(
+        ForeignKey("plugin_versions.id", ondelete="CASCADE"), index=True
+    )
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(128))
@@ -162,15 +327,20 @@ class StatusEvent(Base):
 
 
 class VerificationJob(Base):
-    """The outbox: a job is committed with its version and sent to the broker afterwards."""
+    """The outbox: a job is committed with its version and sent to the broker afterwards; a
+    sweeper sends again what is still ``queued`` (the broker was down at the time)."""
 
     __tablename__ = "verification_jobs"
     __table_args__ = (
-        CheckConstraint("state IN ('queued', 'sent', 'done')", name="verification_job_state"),
+        CheckConstraint(_in("state", JOB_STATES), name="state"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index(None, "state", "enqueued_at"),
     )
 
-    version_id: Mapped[str] = mapped_column(ForeignKey("plugin_versions.id"), primary_key=True)
-    state: Mapped[str] = mapped_column(String(8), default="queued", index=True)
+    version_id: Mapped[str] = mapped_column(
+        ForeignKey("plugin_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(8), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
     enqueued_at: Mapped[datetime] = mapped_column(default=utcnow)

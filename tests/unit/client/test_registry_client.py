@@ -250,7 +250,7 @@ def test_config_precedence(tmp_path: Path) -> None:
     env["CLAWFT_REGISTRY_URL"] = "https://from-env.example/"
     assert load_client_config(environ=env).url == "https://from-env.example"
     assert load_client_config(url="http://flag.example", environ=env).url == "http://flag.example"
-    assert load_client_config(environ=env).token == "t-file"  # noqa: S105 - a test value
+    assert load_client_config(environ=env).token == "t-file"
     with pytest.raises(ValueError, match="must start with http"):
         load_client_config(url="ftp://x", environ=env)
     config.write_text("[registry\n", encoding="utf-8")

@@ -1,0 +1,57 @@
+"""``create_app(settings)``: the registry's Litestar application.
+
+Wiring mistakes fail here, when the app is built: an unreadable setting, a database whose
+schema is behind the code, a blob store that cannot be constructed.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi.config import OpenAPIConfig
+
+from registry.db import Database
+from registry.db.migrate import check_at_head
+from registry.domain.plugins.controllers import PluginController
+from registry.domain.publishers.controllers import NamespaceController, TokenController
+from registry.errors import error_handlers
+from registry.health import HealthController
+from registry.queue import CeleryQueue, VerificationQueue
+from registry.ratelimit import RateLimiter
+from registry.services import RegistryServices
+from registry.settings import RegistrySettings
+from registry.storage import create_blob_store
+
+
+def build_services(
+    settings: RegistrySettings, *, queue: VerificationQueue | None = None
+) -> RegistryServices:
+    """The services ``settings`` describe (the database must already be migrated)."""
+    db = Database(settings.database)
+    check_at_head(db.engine)
+    if queue is None:
+        if settings.queue.broker_url is None:
+            raise ValueError(
+                "no broker: set CLAWFT_BROKER_URL, or run `clawft-registry serve`, which starts one"
+            )
+        queue = CeleryQueue(settings.queue.broker_url, settings.queue.result_backend)
+    return RegistryServices(
+        settings=settings,
+        db=db,
+        blobs=create_blob_store(settings.storage),
+        queue=queue,
+        publish_limiter=RateLimiter(settings.rates.publish_per_minute),
+        token_limiter=RateLimiter(settings.rates.tokens_per_minute),
+    )
+
+
+def create_app(settings: RegistrySettings, *, services: RegistryServices | None = None) -> Litestar:
+    built = services or build_services(settings)
+    return Litestar(
+        route_handlers=[HealthController, PluginController, NamespaceController, TokenController],
+        exception_handlers=error_handlers(),
+        state=State({"services": built}),
+        openapi_config=OpenAPIConfig(title="clawft-registry", version="0.1.0"),
+        request_max_body_size=settings.uploads.max_body_bytes,
+        on_shutdown=[lambda: built.db.dispose()],
+    )

@@ -1,0 +1,1 @@
+"""The registry's domain packages: each has schemas (wire types), services and controllers."""

@@ -1,0 +1,1 @@
+"""Publishers, their namespaces, trusted signers and API tokens."""

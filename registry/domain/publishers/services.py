@@ -1,0 +1,142 @@
+"""Publishers, namespaces, trusted signers and API tokens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from registry.db import ApiToken, Namespace, Plugin, Publisher, TrustedSigner
+from registry.db.models import utcnow
+from registry.domain.publishers.schemas import NamespaceDetail, Signer, TokenCreated
+from registry.domain.publishers.tokens import issue_token, secret_matches, split_token
+from registry.errors import Conflict, Forbidden, InvalidUpload, NotFound, Unauthorized
+
+NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who an API token speaks for."""
+
+    publisher_id: str
+    publisher: str
+    namespaces: tuple[str, ...]
+    token_id: str
+
+    def require_namespace(self, namespace: str) -> None:
+        if namespace not in self.namespaces:
+            raise Forbidden(f"this token may not act on namespace {namespace!r}")
+
+    @property
+    def actor(self) -> str:
+        return f"publisher:{self.publisher}"
+
+
+def authenticate(session: Session, authorization: str | None) -> Principal:
+    """The principal of a ``Bearer`` token; :class:`Unauthorized` with the reason otherwise."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Unauthorized(
+            "send an API token as 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    parts = split_token(authorization.removeprefix("Bearer ").strip())
+    if parts is None:
+        raise Unauthorized("the token is malformed", headers={"WWW-Authenticate": "Bearer"})
+    lookup_id, secret = parts
+    token = session.scalar(sa.select(ApiToken).where(ApiToken.lookup_id == lookup_id))
+    if token is None or not secret_matches(secret, token.secret_hash):
+        raise Unauthorized("the token is not valid", headers={"WWW-Authenticate": "Bearer"})
+    now = utcnow()
+    if token.revoked_at is not None:
+        raise Unauthorized("the token was revoked")
+    if _aware(token.expires_at) <= now:
+        raise Unauthorized("the token has expired; create a new one")
+    if token.publisher.disabled:
+        raise Unauthorized("the publisher of this token is disabled")
+    token.last_used_at = now
+    return Principal(token.publisher_id, token.publisher.name, tuple(token.namespaces), token.id)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def create_token(
+    session: Session, publisher: Publisher, namespaces: list[str], *, days: int, description: str
+) -> TokenCreated:
+    owned = set(
+        session.scalars(sa.select(Namespace.name).where(Namespace.owner_id == publisher.id))
+    )
+    foreign = sorted(set(namespaces) - owned)
+    if foreign:
+        raise Forbidden(f"{publisher.name} does not own namespace(s) {', '.join(foreign)}")
+    issued = issue_token()
+    expires = utcnow() + timedelta(days=days)
+    row = ApiToken(
+        lookup_id=issued.lookup_id,
+        secret_hash=issued.secret_hash,
+        publisher=publisher,
+        namespaces=sorted(set(namespaces)),
+        description=description,
+        expires_at=expires,
+    )
+    session.add(row)
+    session.flush()
+    return TokenCreated(row.id, issued.token, row.namespaces, expires.isoformat())
+
+
+def bootstrap_publisher(
+    session: Session,
+    name: str,
+    namespaces: list[str],
+    signers: list[Signer],
+    *,
+    days: int,
+) -> TokenCreated:
+    """Create a publisher owning ``namespaces`` with trusted ``signers``; return its token."""
+    for value in (name, *namespaces):
+        if not NAME.match(value):
+            raise InvalidUpload(f"{value!r} is not a valid name (lowercase a-z, 0-9, '-')")
+    if session.scalar(sa.select(Publisher).where(Publisher.name == name)) is not None:
+        raise Conflict(f"publisher {name!r} exists already")
+    publisher = Publisher(name=name)
+    session.add(publisher)
+    for namespace in namespaces:
+        if session.scalar(sa.select(Namespace).where(Namespace.name == namespace)) is not None:
+            raise Conflict(f"namespace {namespace!r} belongs to another publisher")
+        session.add(
+            Namespace(
+                name=namespace,
+                owner=publisher,
+                signers=[TrustedSigner(identity=s.identity, issuer=s.issuer) for s in signers],
+            )
+        )
+    session.flush()
+    return create_token(session, publisher, namespaces, days=days, description="bootstrap")
+
+
+def namespace_detail(session: Session, name: str) -> NamespaceDetail:
+    from registry.domain.plugins.services import summaries
+
+    namespace = session.scalar(sa.select(Namespace).where(Namespace.name == name))
+    if namespace is None:
+        raise NotFound(f"no namespace {name!r}")
+    plugins = session.scalars(
+        sa.select(Plugin).where(Plugin.namespace_id == namespace.id).order_by(Plugin.name)
+    ).all()
+    return NamespaceDetail(
+        name=namespace.name,
+        owner=namespace.owner.name,
+        trusted_signers=[Signer(s.identity, s.issuer) for s in namespace.signers],
+        plugins=summaries(session, list(plugins)),
+    )
+
+
+def trusted_signers(session: Session, namespace: str) -> list[Signer]:
+    row = session.scalar(sa.select(Namespace).where(Namespace.name == namespace))
+    return [] if row is None else [Signer(s.identity, s.issuer) for s in row.signers]

@@ -1,0 +1,136 @@
+"""Domain errors of the registry, and the one map that turns them into HTTP responses.
+
+Services raise these, never HTTP exceptions; :func:`error_handlers` gives Litestar the map.
+Every response body is ``{"error": code, "detail": message}``.
+
+    RegistryError                 (500 internal)
+     ├── Unauthorized             401 unauthorized: no, bad, expired or revoked token
+     ├── Forbidden                403 forbidden: the token does not cover that namespace
+     ├── NotFound                 404 not_found
+     ├── Conflict                 409 conflict
+     │    ├── VersionExists       409 version_exists: versions are immutable and never reused
+     │    └── NotApproved         409 not_approved: pending, verifying or rejected
+     ├── InvalidUpload            400 invalid_upload: a malformed request or part
+     ├── PayloadTooLarge          413 too_large
+     ├── UnsupportedMediaType     415 unsupported_media_type
+     ├── RateLimited              429 rate_limited (with Retry-After)
+     └── ServiceUnavailable       503 unavailable: database, object store or broker down
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+
+_log = logging.getLogger("clawft.registry")
+
+
+class RegistryError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+
+
+class Unauthorized(RegistryError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(RegistryError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(RegistryError):
+    status, code = 404, "not_found"
+
+
+class Conflict(RegistryError):
+    status, code = 409, "conflict"
+
+
+class VersionExists(Conflict):
+    code = "version_exists"
+
+
+class NotApproved(Conflict):
+    code = "not_approved"
+
+
+class InvalidUpload(RegistryError):
+    status, code = 400, "invalid_upload"
+
+
+class PayloadTooLarge(RegistryError):
+    status, code = 413, "too_large"
+
+
+class UnsupportedMediaType(RegistryError):
+    status, code = 415, "unsupported_media_type"
+
+
+class RateLimited(RegistryError):
+    status, code = 429, "rate_limited"
+
+
+class ServiceUnavailable(RegistryError):
+    status, code = 503, "unavailable"
+
+
+def error_body(code: str, detail: str) -> dict[str, str]:
+    return {"error": code, "detail": detail}
+
+
+def _registry_error(_request: Request[Any, Any, Any], exc: RegistryError) -> Response[Any]:
+    if exc.status >= 500:
+        _log.error("%s: %s", exc.code, exc.detail)
+    return Response(
+        error_body(exc.code, exc.detail),
+        status_code=exc.status,
+        headers=exc.headers,
+        media_type=MediaType.JSON,
+    )
+
+
+def _http_error(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    codes = {
+        400: "bad_request",
+        401: "unauthorized",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "too_large",
+        415: "unsupported_media_type",
+        429: "rate_limited",
+    }
+    detail = exc.detail
+    if isinstance(exc, ValidationException) and exc.extra:
+        detail = f"{exc.detail}: {exc.extra}"
+    return Response(
+        error_body(codes.get(exc.status_code, "error"), str(detail)),
+        status_code=exc.status_code,
+        headers=exc.headers,
+        media_type=MediaType.JSON,
+    )
+
+
+def _unexpected(_request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    _log.exception("unexpected error", exc_info=exc)
+    return Response(
+        error_body("internal", "the registry failed unexpectedly; the error is in its log"),
+        status_code=500,
+        media_type=MediaType.JSON,
+    )
+
+
+def error_handlers() -> dict[type[Exception] | int, Any]:
+    return {
+        RegistryError: _registry_error,
+        NotFoundException: _http_error,
+        HTTPException: _http_error,
+        Exception: _unexpected,
+    }

@@ -1,0 +1,86 @@
+"""Sending verification jobs to the verifier, by task name (the registry never imports it).
+
+Jobs go out only after the database commit that created them (an outbox row per job), so a
+broker that is down loses nothing: the sweeper sends what is still queued when it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol
+
+from celery import Celery
+
+VERIFY_TASK = "clawft.verify_upload"
+_log = logging.getLogger("clawft.registry.queue")
+
+
+class QueueUnavailable(Exception):
+    """The broker could not take the job; it stays in the outbox and is sent later."""
+
+
+class VerificationQueue(Protocol):
+    def send(self, upload_id: str) -> None:
+        """Hand one job to the broker; raise :class:`QueueUnavailable` when it cannot."""
+        ...
+
+    def check(self) -> None:
+        """Raise :class:`QueueUnavailable` when the broker is unreachable (for /readyz)."""
+        ...
+
+
+class CeleryQueue:
+    """Jobs sent to a Celery broker as ``clawft.verify_upload(upload_id)``."""
+
+    def __init__(self, broker_url: str, result_backend: str | None = None) -> None:
+        self.app = Celery("clawft-registry", set_as_current=False)
+        self.app.conf.update(
+            broker_url=broker_url,
+            result_backend=result_backend or broker_url,
+            task_serializer="json",
+            accept_content=["json"],
+            broker_connection_timeout=3,
+            broker_connection_retry=False,
+            broker_connection_max_retries=0,
+        )
+        self.broker_url = broker_url
+
+    def send(self, upload_id: str) -> None:
+        try:
+            self.app.send_task(VERIFY_TASK, args=[upload_id], retry=False)
+        except Exception as exc:  # kombu/redis raise many types; any of them means "not sent"
+            raise QueueUnavailable(
+                f"the broker at {self._shown()} did not take the job: {exc}"
+            ) from exc
+
+    def check(self) -> None:
+        try:
+            with self.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=0, timeout=2)
+        except Exception as exc:
+            raise QueueUnavailable(f"the broker at {self._shown()} is unreachable: {exc}") from exc
+
+    def _shown(self) -> str:
+        """The broker URL without credentials."""
+        scheme, _, rest = self.broker_url.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+class InMemoryQueue:
+    """Jobs kept in a list (tests); ``down`` simulates an unreachable broker."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.down = False
+        self._lock = threading.Lock()
+
+    def send(self, upload_id: str) -> None:
+        if self.down:
+            raise QueueUnavailable("the in-memory broker is down")
+        with self._lock:
+            self.sent.append(upload_id)
+
+    def check(self) -> None:
+        if self.down:
+            raise QueueUnavailable("the in-memory broker is down")

@@ -1,0 +1,130 @@
+"""Registry settings: read once from ``CLAWFT_*`` environment variables (and an optional TOML
+file named by ``CLAWFT_CONFIG``) into frozen dataclasses, and passed in — never a global.
+
+The embedded defaults (``clawft-registry serve``) put everything under one data directory:
+SQLite, a local blob directory, an embedded Valkey broker; production names PostgreSQL, an S3
+endpoint and a Redis broker instead. The same code paths run either way.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from registry.db.settings import DatabaseSettings
+from registry.storage.settings import StorageSettings
+from verifier.settings import VerifierSettings
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    """Bounds of ``POST /api/v1/plugins``, enforced while the body streams in."""
+
+    max_manifest_bytes: int = 64 * KIB
+    max_component_bytes: int = 300 * KIB
+    """The seed's size budget; larger components are refused before they are stored."""
+    max_bundle_bytes: int = 1 * MIB
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The whole multipart body: the parts plus room for their headers."""
+        return self.max_manifest_bytes + self.max_component_bytes + self.max_bundle_bytes + 16 * KIB
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Per-client request rates (token buckets, per API token or client address)."""
+
+    publish_per_minute: int = 30
+    tokens_per_minute: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    """How verification jobs reach the verifier workers."""
+
+    broker_url: str | None = None
+    """Celery broker (``CLAWFT_BROKER_URL``); ``None``: the embedded Valkey of ``serve``."""
+    result_backend: str | None = None
+    """Celery result backend (``CLAWFT_RESULT_BACKEND``); ``None``: same as the broker."""
+    sweep_interval_s: float = 15.0
+    """How often jobs that never reached the broker are sent again (the outbox sweep)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySettings:
+    """Everything the registry server needs."""
+
+    data_dir: Path = Path("registry-data")
+    """Where the embedded defaults keep their files (``CLAWFT_DATA_DIR``)."""
+    host: str = "127.0.0.1"
+    """Address ``serve`` binds (``CLAWFT_HOST``)."""
+    port: int = 8750
+    """Port ``serve`` binds (``CLAWFT_PORT``)."""
+    database: DatabaseSettings = field(
+        default_factory=lambda: DatabaseSettings.from_env({}, data_dir=Path("registry-data"))
+    )
+    storage: StorageSettings = field(
+        default_factory=lambda: StorageSettings.from_env(
+            {}, default_dir=Path("registry-data") / "blobs"
+        )
+    )
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    uploads: UploadLimits = field(default_factory=UploadLimits)
+    rates: RateLimits = field(default_factory=RateLimits)
+    verifier: VerifierSettings = field(default_factory=VerifierSettings)
+    trust_config: Path | None = None
+    """ClientTrustConfig of the Sigstore instance uploads are signed with
+    (``CLAWFT_TRUST_CONFIG``); ``None``: public Sigstore."""
+    token_default_days: int = 90
+    """Lifetime of API tokens unless the request says otherwise."""
+    presign_downloads: bool = False
+    """With an S3 store: answer downloads with a redirect to a presigned URL."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RegistrySettings:
+        env = dict(os.environ if environ is None else environ)
+        config = env.get("CLAWFT_CONFIG")
+        if config:
+            env = {**_toml_as_env(Path(config)), **env}
+        data_dir = Path(env.get("CLAWFT_DATA_DIR", "registry-data"))
+        trust = env.get("CLAWFT_TRUST_CONFIG")
+        verifier = VerifierSettings(trust_config=Path(trust) if trust else None)
+        try:
+            port = int(env.get("CLAWFT_PORT", "8750"))
+        except ValueError:
+            raise ValueError("CLAWFT_PORT must be a port number") from None
+        return cls(
+            data_dir=data_dir,
+            host=env.get("CLAWFT_HOST", "127.0.0.1"),
+            port=port,
+            database=DatabaseSettings.from_env(env, data_dir=data_dir),
+            storage=StorageSettings.from_env(env, default_dir=data_dir / "blobs"),
+            queue=QueueSettings(
+                broker_url=env.get("CLAWFT_BROKER_URL") or None,
+                result_backend=env.get("CLAWFT_RESULT_BACKEND") or None,
+            ),
+            verifier=verifier,
+            trust_config=Path(trust) if trust else None,
+            presign_downloads=env.get("CLAWFT_S3_PRESIGN", "") in ("1", "true", "yes"),
+        )
+
+
+def _toml_as_env(path: Path) -> dict[str, str]:
+    """A TOML file of ``key = value`` pairs, as ``CLAWFT_KEY`` environment entries."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read registry config {path}: {exc}") from None
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if isinstance(value, dict | list):
+            raise ValueError(f"{path}: {key} must be a plain value")
+        out[f"CLAWFT_{key.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
