@@ -25,6 +25,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "client.cli.pull",
     "client.cli.browse",
     "client.cli.yank",
+    "client.cli.server",
 )
 
 EXIT_OK = 0

@@ -1,0 +1,193 @@
+"""``clawft-registry serve``, ``worker`` and ``admin``: running a registry.
+
+These need the ``[server]`` extra; they import the registry inside their handlers, so a
+client-only install lists them and says what to install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from client.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
+
+SERVER_EXTRA = "this command needs the server extra: pip install 'clawft-registry[server]'"
+
+
+def register(subparsers: Any) -> None:
+    serve: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run a registry on this machine (SQLite, local blobs, embedded broker and worker)",
+        description=(
+            "Run the registry with everything embedded: SQLite and a blob directory under "
+            "--data-dir, an embedded Valkey broker, an in-process verifier worker, and the local "
+            "signing authority with a development publisher (its token is written to "
+            "DATA_DIR/dev-token). CLAWFT_* variables choose PostgreSQL, S3 or a Redis broker "
+            "instead."
+        ),
+    )
+    serve.add_argument("--data-dir", type=Path, help="default: $CLAWFT_DATA_DIR or ./registry-data")
+    serve.add_argument("--host", help="default: 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default: 8750")
+    serve.add_argument("--no-worker", action="store_true", help="do not verify in this process")
+    serve.set_defaults(handler=run_serve)
+
+    worker: argparse.ArgumentParser = subparsers.add_parser(
+        "worker", help="run a verifier worker for a registry (settings from CLAWFT_*)"
+    )
+    worker.add_argument("--concurrency", type=int, default=2)
+    worker.set_defaults(handler=run_worker)
+
+    admin: argparse.ArgumentParser = subparsers.add_parser(
+        "admin", help="administer a registry: migrate its database, create publishers"
+    )
+    actions = admin.add_subparsers(dest="action", metavar="ACTION", required=True)
+    migrate = actions.add_parser("migrate", help="upgrade the database schema to this version")
+    migrate.set_defaults(handler=run_migrate)
+    create = actions.add_parser(
+        "create-publisher", help="create a publisher, its namespaces and a token (shown once)"
+    )
+    create.add_argument("name")
+    create.add_argument("--namespace", action="append", required=True, dest="namespaces")
+    create.add_argument(
+        "--signer",
+        action="append",
+        default=[],
+        metavar="IDENTITY=ISSUER",
+        help="a trusted signer of the namespaces (repeatable)",
+    )
+    create.add_argument("--days", type=int, default=90, help="token lifetime")
+    create.set_defaults(handler=run_create_publisher)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from dataclasses import replace
+
+    from registry.settings import RegistrySettings
+
+    settings = RegistrySettings.from_env()
+    if getattr(args, "data_dir", None) is not None:
+        import os
+
+        env = dict(os.environ, CLAWFT_DATA_DIR=str(args.data_dir))
+        settings = RegistrySettings.from_env(env)
+    if getattr(args, "host", None):
+        settings = replace(settings, host=args.host)
+    if getattr(args, "port", None):
+        settings = replace(settings, port=args.port)
+    return settings
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from registry import embedded
+        from registry.app import create_app
+    except ImportError:
+        return fail(SERVER_EXTRA, EXIT_USAGE)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = _settings(args)
+        running = embedded.start(settings, with_worker=not args.no_worker)
+    except ValueError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    settings = running.settings
+    url = f"http://{settings.host}:{settings.port}"
+    data = settings.data_dir
+    print(f"clawft registry on {url}  (data in {data})", file=sys.stderr)
+    if (data / "dev-token").exists():
+        print(
+            f"development publisher 'dev': token in {data / 'dev-token'}, identity token in "
+            f"{data / 'dev-identity-token'}, trust config {data / 'trust-config.json'} "
+            "(NOT FOR PRODUCTION)",
+            file=sys.stderr,
+        )
+    try:
+        uvicorn.run(
+            create_app(settings, services=running.services),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+        )
+    finally:
+        running.stop()
+    return EXIT_OK
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    try:
+        from registry.app import build_services
+        from registry.verification import RegistryUploadSource, RegistryVerdictSink
+        from verifier.celery_app import WorkerSettings, create_celery
+        from verifier.tasks import VerificationServices
+    except ImportError:
+        return fail(SERVER_EXTRA, EXIT_USAGE)
+    try:
+        settings = _settings(args)
+        services = build_services(settings)
+        worker_settings = WorkerSettings.from_env()
+    except ValueError as exc:
+        return fail(str(exc), EXIT_USAGE)
+
+    def verification() -> VerificationServices:
+        return VerificationServices(
+            source=RegistryUploadSource(services.db, services.blobs),
+            sink=RegistryVerdictSink(services.db),
+            settings=settings.verifier,
+        )
+
+    app = create_celery(worker_settings, services=verification)
+    app.Worker(concurrency=args.concurrency, pool="prefork", loglevel="INFO").start()
+    return EXIT_OK
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    try:
+        from registry.db import Database
+        from registry.db.migrate import current_revision, upgrade
+    except ImportError:
+        return fail(SERVER_EXTRA, EXIT_USAGE)
+    try:
+        db = Database(_settings(args).database)
+        upgrade(db.engine)
+        print(f"database schema at {current_revision(db.engine)}")
+    except ValueError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    return EXIT_OK
+
+
+def run_create_publisher(args: argparse.Namespace) -> int:
+    try:
+        from registry.db import Database
+        from registry.domain.publishers.schemas import Signer
+        from registry.domain.publishers.services import bootstrap_publisher
+        from registry.errors import RegistryError
+    except ImportError:
+        return fail(SERVER_EXTRA, EXIT_USAGE)
+    signers = []
+    for item in args.signer:
+        identity, sep, issuer = item.partition("=")
+        if not sep or not identity or not issuer:
+            return fail(f"--signer takes IDENTITY=ISSUER, not {item!r}", EXIT_USAGE)
+        signers.append(Signer(identity, issuer))
+    try:
+        db = Database(_settings(args).database)
+        with db.session() as session:
+            created = bootstrap_publisher(
+                session, args.name, args.namespaces, signers, days=args.days
+            )
+    except ValueError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    except RegistryError as exc:
+        return fail(exc.detail, EXIT_FAILED)
+    print(created.token)
+    print(
+        f"publisher {args.name} owns {', '.join(created.namespaces)}; the token above is shown "
+        f"once and expires {created.expires_at}",
+        file=sys.stderr,
+    )
+    return EXIT_OK

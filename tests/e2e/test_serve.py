@@ -1,0 +1,156 @@
+"""`clawft-registry serve` on one machine, driven like a user drives it: publish an example
+plugin with the CLI, see it approved, pull it, run it; restart and find everything still there;
+a verification queued while no worker runs is done after a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+CLAWFT_REGISTRY = Path(sys.executable).parent / "clawft-registry"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(data: Path, port: int, *extra: str) -> Iterator[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAWFT_")}
+    log = (data.parent / f"serve-{port}.log").open("ab")
+    process = subprocess.Popen(
+        [str(CLAWFT_REGISTRY), "serve", "--data-dir", str(data), "--port", str(port), *extra],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"serve exited: {(data.parent / f'serve-{port}.log').read_text()}"
+                )
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("serve did not become ready in 60 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def cli(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CLAWFT_REGISTRY), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **env},
+        check=False,
+    )
+
+
+def publish_env(url: str, data: Path, tmp_path: Path) -> dict[str, str]:
+    return {
+        "CLAWFT_REGISTRY_URL": url,
+        "CLAWFT_REGISTRY_TOKEN": (data / "dev-token").read_text().strip(),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+
+
+def test_serve_publish_pull_run_and_restart(built: dict[str, Path], tmp_path: Path) -> None:
+    data, port = tmp_path / "registry-data", free_port()
+    plugin = tmp_path / "hello"
+    shutil.copytree(built["hello"], plugin)
+    with serving(data, port) as url:
+        env = publish_env(url, data, tmp_path)
+        identity = (data / "dev-identity-token").read_text().strip()
+        trust = data / "trust-config.json"
+        published = cli(
+            "publish",
+            plugin,
+            "--trust-config",
+            trust,
+            "--identity-token",
+            identity,
+            "--wait",
+            "--wait-timeout",
+            "120",
+            env=env,
+        )
+        assert published.returncode == 0, published.stdout + published.stderr
+        assert "clawft/hello 0.1.0: approved" in published.stdout
+        pulled = cli(
+            "pull", "clawft/hello", "--dest", tmp_path / "plugins", "--trust-config", trust, env=env
+        )
+        assert pulled.returncode == 0, pulled.stderr
+        assert "signed by dev@clawft.local" in pulled.stdout
+        component = tmp_path / "plugins" / "clawft" / "hello" / "0.1.0" / "hello.wasm"
+        ran = cli("run", component, "--tool", "greet", "--input", '{"name": "Oslo"}', env=env)
+        assert ran.returncode == 0 and json.loads(ran.stdout) == {"greeting": "Hello, Oslo!"}
+        again = cli(
+            "publish", plugin, "--trust-config", trust, "--identity-token", identity, env=env
+        )
+        assert again.returncode == 1 and "version_exists" in again.stderr
+    with serving(data, free_port()) as url:
+        info = cli("info", "clawft/hello@0.1.0", env=publish_env(url, data, tmp_path))
+        assert info.returncode == 0 and "clawft/hello 0.1.0: approved" in info.stdout
+
+
+def test_queued_verification_survives_a_restart(built: dict[str, Path], tmp_path: Path) -> None:
+    data = tmp_path / "registry-data"
+    plugin = tmp_path / "notes"
+    shutil.copytree(built["notes"], plugin)
+    with serving(data, free_port(), "--no-worker") as url:
+        env = publish_env(url, data, tmp_path)
+        identity = (data / "dev-identity-token").read_text().strip()
+        published = cli(
+            "publish",
+            plugin,
+            "--trust-config",
+            data / "trust-config.json",
+            "--identity-token",
+            identity,
+            env=env,
+        )
+        assert published.returncode == 0, published.stderr
+        status = httpx.get(f"{url}/api/v1/plugins/clawft/notes/versions/0.1.0").json()["status"]
+        assert status == "pending"
+    with serving(data, free_port()) as url:
+        deadline = time.monotonic() + 120
+        while True:
+            status = httpx.get(f"{url}/api/v1/plugins/clawft/notes/versions/0.1.0").json()["status"]
+            if status == "approved":
+                break
+            assert status in ("pending", "verifying"), status
+            if time.monotonic() > deadline:
+                pytest.fail(f"still {status} two minutes after the restart")
+            time.sleep(0.5)
