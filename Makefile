@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: quickstart test lint typecheck plugins bench
+.PHONY: quickstart test lint typecheck plugins bench serve
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,6 @@ test: lint typecheck
 bench: plugins
 	$(BIN)/python bench/host_overhead.py
 	$(BIN)/python bench/verify_latency.py
+
+serve: plugins
+	$(BIN)/clawft-registry serve --data-dir registry-data
