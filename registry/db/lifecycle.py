@@ -1,19 +1,23 @@
 """The lifecycle of a plugin version, and the only code that changes its status.
 
-    pending → verifying → approved | rejected        (the verifier)
+    pending → verifying → approved | rejected        (the verifier: record_verdict)
     pending → approved | rejected                    (a verdict that overtook "verifying")
-    approved → yanked → approved                     (publishers: yank and un-yank)
+    approved → yanked → approved                     (publishers and admins: yank, un-yank)
 
-Every transition is recorded as a :class:`StatusEvent` with its actor, in the same
-transaction as the change.
+Every change is a compare-and-set (``UPDATE … WHERE status = <the status we saw>``), so two
+writers racing on one version cannot both win, on SQLite or PostgreSQL, without row locks.
+Each is recorded as a :class:`StatusEvent` with its actor in the same transaction.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import re
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
-from registry.db.models import PluginVersion, StatusEvent, VerificationJob, utcnow
+from registry.db.models import STATUSES, PluginVersion, StatusEvent, VerificationJob, utcnow
 
 ALLOWED: dict[str, frozenset[str]] = {
     "pending": frozenset({"verifying", "approved", "rejected"}),
@@ -23,48 +27,118 @@ ALLOWED: dict[str, frozenset[str]] = {
     "rejected": frozenset(),
 }
 VERDICTS = frozenset({"approved", "rejected"})
+AWAITING_VERDICT = frozenset({"pending", "verifying"})
+ACTOR = re.compile(r"^(verifier|publisher:.+|admin:.+)$")
 
 
 class IllegalTransition(Exception):
-    """The requested status change is not part of the lifecycle."""
+    """The requested status change is not part of the lifecycle (or the version changed first)."""
+
+
+class VersionNotFound(LookupError):
+    """No plugin version has that id."""
 
 
 def transition(
     session: Session, version: PluginVersion, to: str, *, actor: str, reason: str = ""
 ) -> None:
-    """Move ``version`` to ``to`` and record who did it; raise if the move is not allowed."""
+    """Move ``version`` to ``to`` and record who did it; :class:`IllegalTransition` (and no
+    change) if the lifecycle does not allow it. Verdicts go through :func:`record_verdict`,
+    which stores the report with them.
+
+    Yanking stores ``reason`` as ``yanked_reason``; un-yanking clears it.
+    """
+    _check_actor(actor)
     current = version.status
     if to not in ALLOWED.get(current, frozenset()):
-        raise IllegalTransition(f"a {current} version cannot become {to}")
-    version.status = to
-    session.add(
-        StatusEvent(
-            version_id=version.id, from_status=current, to_status=to, actor=actor, reason=reason
+        allowed = ", ".join(sorted(ALLOWED.get(current, ()))) or "nothing (it is final)"
+        raise IllegalTransition(
+            f"a {current} version cannot become {to}; from {current} it may become {allowed}"
         )
-    )
+    if current in AWAITING_VERDICT and to in VERDICTS:
+        raise IllegalTransition(
+            f"a {current} version becomes {to} only with its verification report: "
+            "use record_verdict()"
+        )
+    values: dict[str, Any] = {"status": to}
+    if to == "yanked":
+        values["yanked_reason"] = reason or None
+    elif current == "yanked":
+        values["yanked_reason"] = None
+    _compare_and_set(session, version, current, values)
+    _record_event(session, version, current, to, actor=actor, reason=reason)
 
 
 def record_verdict(
     session: Session, version_id: str, report_json: str, verdict: str, *, actor: str = "verifier"
 ) -> bool:
-    """Store the verdict and report once; False (and no change) if a verdict exists already.
+    """Store the verdict and its report once: ``pending``/``verifying`` → ``verdict``, the
+    report, ``verdict_at``, the event, and the version's job marked ``done``.
 
-    The row is locked (``SELECT … FOR UPDATE`` where the database supports it), so two
-    workers finishing the same job record one verdict.
+    Returns False and changes nothing when a verdict exists already (a redelivered or
+    repeated job), however many workers race: the first commit wins.
     """
     if verdict not in VERDICTS:
         raise ValueError(f"a verdict is approved or rejected, not {verdict!r}")
-    version = session.execute(
-        select(PluginVersion).where(PluginVersion.id == version_id).with_for_update()
-    ).scalar_one_or_none()
+    _check_actor(actor)
+    version = session.get(PluginVersion, version_id)
     if version is None:
-        raise LookupError(f"no plugin version has id {version_id}")
-    if version.report is not None or version.status not in ("pending", "verifying"):
-        return False
-    version.report = report_json
-    version.verdict_at = utcnow()
-    transition(session, version, verdict, actor=actor, reason=f"verification: {verdict}")
-    job = session.get(VerificationJob, version_id)
-    if job is not None:
-        job.state = "done"
-    return True
+        raise VersionNotFound(f"no plugin version has id {version_id}")
+    # Two rounds at most: the status may move pending → verifying under us once.
+    for _ in range(2):
+        if version.verdict_at is not None or version.status not in AWAITING_VERDICT:
+            return False
+        current = version.status
+        values = {"status": verdict, "report": report_json, "verdict_at": utcnow()}
+        if _try_compare_and_set(session, version, current, values):
+            _record_event(
+                session, version, current, verdict, actor=actor, reason=f"verification: {verdict}"
+            )
+            job = session.get(VerificationJob, version_id)
+            if job is not None:
+                job.state = "done"
+            return True
+        session.refresh(version)
+    return False
+
+
+def _check_actor(actor: str) -> None:
+    if not ACTOR.match(actor):
+        raise ValueError(
+            f"actor {actor!r} is not one of 'verifier', 'publisher:<name>', 'admin:<name>'"
+        )
+
+
+def _try_compare_and_set(
+    session: Session, version: PluginVersion, expected: str, values: dict[str, Any]
+) -> bool:
+    """``UPDATE`` the version only if its status is still ``expected``; True if it was."""
+    result = session.execute(
+        update(PluginVersion)
+        .where(PluginVersion.id == version.id, PluginVersion.status == expected)
+        .values(**values)
+        .execution_options(synchronize_session="evaluate")
+    )
+    return cast("CursorResult[Any]", result).rowcount == 1
+
+
+def _compare_and_set(
+    session: Session, version: PluginVersion, expected: str, values: dict[str, Any]
+) -> None:
+    if not _try_compare_and_set(session, version, expected, values):
+        session.refresh(version)
+        raise IllegalTransition(
+            f"the version changed while this request ran: it is {version.status} now, "
+            f"not {expected}; reload it and try again"
+        )
+
+
+def _record_event(
+    session: Session, version: PluginVersion, before: str, after: str, *, actor: str, reason: str
+) -> None:
+    assert before in STATUSES and after in STATUSES
+    session.add(
+        StatusEvent(
+            version_id=version.id, from_status=before, to_status=after, actor=actor, reason=reason
+        )
+    )

@@ -224,11 +224,13 @@ class PluginVersion(Base):
             name="verdict_before_approval",
         ),
         CheckConstraint(
-            "(report IS NULL AND verdict_at IS NULL) OR (report IS NOT NULL AND verdict_at IS NOT NULL)",
+            "(report IS NULL AND verdict_at IS NULL)"
+            " OR (report IS NOT NULL AND verdict_at IS NOT NULL)",
             name="report_with_verdict",
         ),
         CheckConstraint(
-            "component_size >= 0 AND manifest_size >= 0 AND (bundle_size IS NULL OR bundle_size >= 0)",
+            "component_size >= 0 AND manifest_size >= 0"
+            " AND (bundle_size IS NULL OR bundle_size >= 0)",
             name="sizes",
         ),
     )
@@ -290,7 +292,7 @@ def _spend_version_number(_mapper: Mapper[Any], connection: Connection, target: 
                 Namespace.name,
                 Plugin.name,
                 literal(version.version, String(128)),
-                literal(version.created_at, UtcDateTime()),
+                literal(utcnow(), UtcDateTime()),
             )
             .join(Namespace, Plugin.namespace_id == Namespace.id)
             .where(Plugin.id == version.plugin_id),
@@ -334,7 +336,7 @@ class VerificationJob(Base):
     __table_args__ = (
         CheckConstraint(_in("state", JOB_STATES), name="state"),
         CheckConstraint("attempts >= 0", name="attempts"),
-        Index(None, "state", "enqueued_at"),
+        Index("ix_verification_jobs_state_enqueued_at", "state", "enqueued_at"),
     )
 
     version_id: Mapped[str] = mapped_column(

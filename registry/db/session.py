@@ -1,20 +1,45 @@
-"""Engines and sessions for SQLite and PostgreSQL, and the readiness check."""
+"""Engines and sessions for SQLite and PostgreSQL, and the readiness check for ``/readyz``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db.settings import DatabaseSettings
 
 
 class DatabaseUnavailable(Exception):
-    """The database could not be reached or refused the operation; try again later."""
+    """The database could not be reached or refused the connection; try again later."""
+
+
+def create_engine_for(settings: DatabaseSettings) -> Engine:
+    """An engine for ``settings.url``: SQLite with WAL, foreign keys and a busy timeout, or
+    PostgreSQL through psycopg 3 with a pre-pinged pool."""
+    if settings.is_sqlite:
+        path = make_url(settings.url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            settings.url,
+            echo=settings.echo,
+            connect_args={"timeout": settings.busy_timeout_s, "check_same_thread": False},
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(
+        settings.url,
+        echo=settings.echo,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": settings.connect_timeout_s},
+    )
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -25,61 +50,61 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions on ``engine``; objects stay readable after commit (handlers return them)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def check(engine: Engine) -> None:
+    """Raise :class:`DatabaseUnavailable` unless the database answers a query (``/readyz``)."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(_unavailable(engine, exc)) from exc
+
+
+def _unavailable(engine: Engine, exc: BaseException) -> str:
+    where = engine.url.render_as_string(hide_password=True)
+    cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return (
+        f"the database at {where} is unavailable ({cause}); check that it is running and "
+        "that CLAWFT_DATABASE_URL names it"
+    )
+
+
 class Database:
-    """An engine and its session factory."""
+    """An engine and its session factory: what the registry's services hold."""
 
     def __init__(self, settings: DatabaseSettings) -> None:
         self.settings = settings
-        if settings.url.startswith("sqlite"):
-            path = settings.url.removeprefix("sqlite:///")
-            if path and path != ":memory:":
-                from pathlib import Path
-
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(
-                settings.url,
-                echo=settings.echo,
-                connect_args={"timeout": settings.busy_timeout_s, "check_same_thread": False},
-            )
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:
-            self.engine = create_engine(
-                settings.url,
-                echo=settings.echo,
-                pool_size=settings.pool_size,
-                pool_pre_ping=True,
-                connect_args={"connect_timeout": 5},
-            )
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.engine: Engine = create_engine_for(settings)
+        self.sessions = session_factory(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on error."""
+        """A session whose transaction commits on success and rolls back on error; a lost
+        connection reads as :class:`DatabaseUnavailable`."""
         session = self.sessions()
         try:
             with session.begin():
                 yield session
         except SQLAlchemyError as exc:
             if _is_connection_error(exc):
-                raise DatabaseUnavailable(f"the database is unavailable: {exc}") from exc
+                raise DatabaseUnavailable(_unavailable(self.engine, exc)) from exc
             raise
         finally:
             session.close()
 
     def check(self) -> None:
-        try:
-            with self.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except SQLAlchemyError as exc:
-            raise DatabaseUnavailable(f"the database is unavailable: {exc}") from exc
+        """See :func:`check`."""
+        check(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
 def _is_connection_error(exc: SQLAlchemyError) -> bool:
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
     return isinstance(exc, OperationalError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     )

@@ -6,28 +6,48 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_FILE_NAME = "registry.db"
+
 
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
+    """Where the registry's metadata lives and how connections to it behave."""
+
     url: str
-    """SQLAlchemy URL (``CLAWFT_DATABASE_URL``): ``sqlite:///path`` or
-    ``postgresql+psycopg://user:pass@host/db``."""
+    """SQLAlchemy URL (``CLAWFT_DATABASE_URL``): ``sqlite:///PATH`` (the embedded default,
+    ``<data dir>/registry.db``) or ``postgresql+psycopg://USER:PASSWORD@HOST/DB``
+    (``postgresql://`` is accepted and given the psycopg 3 driver)."""
     echo: bool = False
     """Log every SQL statement (``CLAWFT_DATABASE_ECHO=1``)."""
     pool_size: int = 5
-    """Connections kept open to PostgreSQL."""
+    """Connections kept open to PostgreSQL (``CLAWFT_DATABASE_POOL_SIZE``)."""
+    max_overflow: int = 10
+    """Extra PostgreSQL connections allowed beyond ``pool_size`` under load."""
+    connect_timeout_s: int = 5
+    """How long opening a PostgreSQL connection may take before the database counts as down."""
     busy_timeout_s: float = 10.0
-    """How long SQLite waits for a lock before giving up."""
+    """How long SQLite waits for another writer's lock before giving up."""
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, data_dir: Path) -> DatabaseSettings:
         url = environ.get("CLAWFT_DATABASE_URL", "").strip()
         if not url:
-            url = f"sqlite:///{data_dir / 'registry.sqlite3'}"
+            url = f"sqlite:///{data_dir / DEFAULT_FILE_NAME}"
         elif url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         if not url.startswith(("sqlite:///", "postgresql+psycopg://")):
             raise ValueError(
                 "CLAWFT_DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST/DB"
             )
-        return cls(url=url, echo=environ.get("CLAWFT_DATABASE_ECHO", "") in ("1", "true"))
+        pool_size = environ.get("CLAWFT_DATABASE_POOL_SIZE", "5")
+        if not pool_size.isdigit() or int(pool_size) < 1:
+            raise ValueError("CLAWFT_DATABASE_POOL_SIZE must be a positive whole number")
+        return cls(
+            url=url,
+            echo=environ.get("CLAWFT_DATABASE_ECHO", "").lower() in ("1", "true", "yes"),
+            pool_size=int(pool_size),
+        )

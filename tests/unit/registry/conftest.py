@@ -8,9 +8,8 @@ bucket.
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,13 +23,7 @@ from registry.storage import (
     S3BlobStore,
     S3Settings,
 )
-
-
-@dataclass(frozen=True)
-class S3Endpoint:
-    url: str
-    access_key_id: str
-    secret_access_key: str
+from tests.conftest import S3Endpoint
 
 
 @dataclass
@@ -43,27 +36,6 @@ class Backend:
 
     def visible(self) -> list[str]:
         return sorted(self.store.iter_digests())
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[S3Endpoint]:
-    external = os.environ.get("CLAWFT_TEST_S3_ENDPOINT")
-    if external:
-        yield S3Endpoint(
-            url=external,
-            access_key_id=os.environ.get("CLAWFT_TEST_S3_ACCESS_KEY_ID", "testing"),
-            secret_access_key=os.environ.get("CLAWFT_TEST_S3_SECRET_ACCESS_KEY", "testing"),
-        )
-        return
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield S3Endpoint(f"http://{host}:{port}", "testing", "testing")
-    finally:
-        server.stop()
 
 
 @pytest.fixture
