@@ -4,34 +4,43 @@ UploadSource/VerdictSink, pull and run them; hostile and bad input along the way
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import uvicorn
 
 from client.host import PluginHost
 from client.registry import DownloadRejected, RegistryClient, RegistryRequestFailed, pull
 from client.signing import sign_plugin
 from registry.app import build_services, create_app
-from registry.db import Database
+from registry.db import Database, PluginVersion
 from registry.db.migrate import upgrade
 from registry.db.settings import DatabaseSettings
 from registry.domain.plugins.services import sweep_outbox
 from registry.domain.publishers.schemas import Signer
 from registry.domain.publishers.services import bootstrap_publisher
-from registry.queue import InMemoryQueue
+from registry.queue import CeleryQueue, InMemoryQueue, VerificationQueue
 from registry.services import RegistryServices
 from registry.settings import RegistrySettings
+from registry.storage import create_blob_store
 from registry.storage.settings import LocalStoreSettings, StorageSettings
 from registry.verification import RegistryUploadSource, RegistryVerdictSink
-from tests.conftest import ALICE, RunningAuthority
+from tests.conftest import ALICE, RunningAuthority, S3Endpoint
 from verifier.settings import VerifierSettings
 from verifier.tasks import VerificationServices, run_verification
 
@@ -40,18 +49,40 @@ from verifier.tasks import VerificationServices, run_verification
 class Registry:
     url: str
     token: str
-    queue: InMemoryQueue
+    queue: VerificationQueue
     services: RegistryServices
     verification: VerificationServices
     data_dir: Path
+    mode: str
+    """``embedded`` (SQLite, local blobs, jobs run here) or ``production`` (PostgreSQL, S3 on
+    an HTTP endpoint, a Redis broker and a real `clawft-registry worker` process)."""
 
     def client(self, *, token: str | None = None) -> RegistryClient:
         return RegistryClient(self.url, token=token if token is not None else self.token)
 
-    def verify_queued(self) -> None:
-        """What a worker does: run each job the registry sent to the broker."""
-        while self.queue.sent:
-            run_verification(self.queue.sent.pop(0), self.verification)
+    def verify_queued(self, timeout_s: float = 90.0) -> None:
+        """Wait until every uploaded version has its verdict.
+
+        Embedded: run each job the registry handed to its queue, as a worker would. Production:
+        the worker process takes them from the broker; wait for the database to show it.
+        """
+        if isinstance(self.queue, InMemoryQueue):
+            while self.queue.sent:
+                run_verification(self.queue.sent.pop(0), self.verification)
+            return
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self.services.db.session() as session:
+                waiting = session.scalar(
+                    sa.select(sa.func.count()).where(
+                        PluginVersion.status.in_(("pending", "verifying"))
+                    )
+                )
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{waiting} version(s) still unverified after {timeout_s} s")
+            time.sleep(0.2)
 
 
 def _free_port() -> int:
@@ -60,51 +91,142 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def registry(tmp_path: Path, dev_authority: RunningAuthority) -> Iterator[Registry]:
-    data = tmp_path / "registry-data"
+def _embedded(data: Path) -> tuple[RegistrySettings, VerificationQueue, list[Any]]:
     settings = RegistrySettings(
         data_dir=data,
         database=DatabaseSettings(url=f"sqlite:///{data / 'registry.sqlite3'}"),
         storage=StorageSettings(backend="local", local=LocalStoreSettings(root=data / "blobs")),
-        trust_config=dev_authority.trust_config_path,
     )
+    return settings, InMemoryQueue(), []
+
+
+def _production(
+    request: pytest.FixtureRequest, data: Path, trust: Path
+) -> tuple[RegistrySettings, VerificationQueue, list[Any]]:
+    """PostgreSQL, S3 over HTTP, a Redis broker, and a real worker process."""
+    cleanups: list[Any] = []
+    server_url: str = request.getfixturevalue("postgres_url")
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"e_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    cleanups.append(drop)
+    db_url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    s3: S3Endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = f"clawft-e2e-{uuid.uuid4().hex[:12]}"
+    redis_base: str = request.getfixturevalue("redis_url")
+    broker = f"{redis_base.rstrip('/')}/7"
+    import redis
+
+    with redis.Redis.from_url(broker) as client:
+        client.flushdb()
+    env = {
+        "CLAWFT_DATA_DIR": str(data),
+        "CLAWFT_DATABASE_URL": db_url,
+        "CLAWFT_STORAGE_BACKEND": "s3",
+        "CLAWFT_S3_ENDPOINT_URL": s3.url,
+        "CLAWFT_S3_BUCKET": bucket,
+        "CLAWFT_S3_ACCESS_KEY_ID": s3.access_key_id,
+        "CLAWFT_S3_SECRET_ACCESS_KEY": s3.secret_access_key,
+        "CLAWFT_S3_CREATE_BUCKET": "1",
+        "CLAWFT_BROKER_URL": broker,
+        "CLAWFT_RESULT_BACKEND": broker,
+        "CLAWFT_TRUST_CONFIG": str(trust),
+        "CLAWFT_VERIFIER_TRUST_CONFIG": str(trust),
+    }
+    settings = RegistrySettings.from_env(env)
+    create_blob_store(settings.storage).check()  # creates the bucket
     db = Database(settings.database)
     upgrade(db.engine)
-    with db.session() as session:
-        token = bootstrap_publisher(
-            session, "clawft", ["clawft"], [Signer(ALICE, dev_authority.issuer)], days=30
-        ).token
     db.dispose()
-    queue = InMemoryQueue()
-    services = build_services(settings, queue=queue)
-    verification = VerificationServices(
-        source=RegistryUploadSource(services.db, services.blobs),
-        sink=RegistryVerdictSink(services.db),
-        settings=VerifierSettings(trust_config=dev_authority.trust_config_path),
+    log = (data.parent / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "clawft-registry"), "worker", "--concurrency", "1"],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, services=services),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the registry did not start")
-        time.sleep(0.02)
+
+    def stop_worker() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        log.close()
+
+    cleanups.append(stop_worker)
+    return settings, CeleryQueue(broker), cleanups
+
+
+@pytest.fixture(params=["embedded", "production"])
+def registry(
+    request: pytest.FixtureRequest, tmp_path: Path, dev_authority: RunningAuthority
+) -> Iterator[Registry]:
+    data = tmp_path / "registry-data"
+    data.mkdir()
+    trust = dev_authority.trust_config_path
+    cleanups: list[Any] = []
     try:
-        yield Registry(f"http://127.0.0.1:{port}", token, queue, services, verification, data)
+        if request.param == "embedded":
+            settings, queue, cleanups = _embedded(data)
+        else:
+            settings, queue, cleanups = _production(request, data, trust)
+        settings = replace(
+            settings, trust_config=trust, verifier=VerifierSettings(trust_config=trust)
+        )
+        db = Database(settings.database)
+        upgrade(db.engine)
+        with db.session() as session:
+            token = bootstrap_publisher(
+                session, "clawft", ["clawft"], [Signer(ALICE, dev_authority.issuer)], days=30
+            ).token
+        db.dispose()
+        services = build_services(settings, queue=queue)
+        cleanups.append(services.db.dispose)
+        verification = VerificationServices(
+            source=RegistryUploadSource(services.db, services.blobs),
+            sink=RegistryVerdictSink(services.db),
+            settings=settings.verifier,
+        )
+        port = _free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, services=services),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                lifespan="on",
+            )
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+
+        def stop_server() -> None:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+        cleanups.append(stop_server)
+        deadline = time.monotonic() + 15
+        while not server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the registry did not start")
+            time.sleep(0.02)
+        yield Registry(
+            f"http://127.0.0.1:{port}", token, queue, services, verification, data, request.param
+        )
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        for cleanup in reversed(cleanups):
+            cleanup()
 
 
 def signed(built: dict[str, Path], name: str, authority: RunningAuthority, dest: Path) -> Path:
@@ -304,7 +426,8 @@ def test_download_headers_and_etag(
 def test_bad_uploads_get_a_clear_4xx_and_change_nothing(
     registry: Registry, send: dict[str, object], status: int, code: str
 ) -> None:
-    before = sorted(p.name for p in (registry.data_dir / "blobs").rglob("*") if p.is_file())
+    before = sorted(registry.services.blobs.iter_digests())
+    send = dict(send)  # the parameters are shared by both registry kinds
     response = httpx.post(
         f"{registry.url}/api/v1/plugins",
         headers={"authorization": f"Bearer {registry.token}", **send.pop("headers", {})},  # type: ignore[dict-item]
@@ -313,9 +436,9 @@ def test_bad_uploads_get_a_clear_4xx_and_change_nothing(
     assert response.status_code == status, response.text
     body = response.json()
     assert body["error"] == code and body["detail"]
-    after = sorted(p.name for p in (registry.data_dir / "blobs").rglob("*") if p.is_file())
-    assert after == before
-    assert registry.queue.sent == []
+    assert sorted(registry.services.blobs.iter_digests()) == before
+    with registry.services.db.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(PluginVersion)) == 0
 
 
 def test_health_and_openapi(registry: Registry) -> None:
@@ -326,6 +449,8 @@ def test_health_and_openapi(registry: Registry) -> None:
         "blobs": "ok",
         "broker": "ok",
     }
+    if not isinstance(registry.queue, InMemoryQueue):
+        return  # switching the broker off is the embedded queue's trick
     registry.queue.down = True
     down = httpx.get(f"{registry.url}/readyz")
     assert down.status_code == 503 and down.json()["checks"]["broker"] != "ok"
@@ -335,6 +460,8 @@ def test_health_and_openapi(registry: Registry) -> None:
 def test_broker_down_at_publish_loses_nothing(
     registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
 ) -> None:
+    if not isinstance(registry.queue, InMemoryQueue):
+        pytest.skip("the broker-down case switches off the embedded queue; see test_serve")
     plugin = signed(built, "hello", dev_authority, tmp_path / "src")
     registry.queue.down = True
     with registry.client() as client:
@@ -356,6 +483,8 @@ def test_tampered_blob_is_refused_by_pull(
         publish(client, plugin)
         registry.verify_queued()
         detail = client.version("clawft/hello", "0.1.0")
+    if registry.mode != "embedded":
+        pytest.skip("tampers with a file of the local blob directory")
     blob = registry.data_dir / "blobs" / "blobs" / "sha256" / detail.component.sha256
     assert blob.exists()
     blob.chmod(0o644)
