@@ -127,9 +127,25 @@ def _unexpected(_request: Request[Any, Any, Any], exc: Exception) -> Response[An
     )
 
 
+def _unavailable(_request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A backing service is down: 503, nothing half-done, and the client may retry."""
+    _log.warning("service unavailable: %s", exc)
+    return Response(
+        error_body("unavailable", f"{exc}; nothing was changed, try again later"),
+        status_code=503,
+        headers={"Retry-After": "5"},
+        media_type=MediaType.JSON,
+    )
+
+
 def error_handlers() -> dict[type[Exception] | int, Any]:
+    from registry.db import DatabaseUnavailable
+    from registry.storage import StorageUnavailable
+
     return {
         RegistryError: _registry_error,
+        DatabaseUnavailable: _unavailable,
+        StorageUnavailable: _unavailable,
         NotFoundException: _http_error,
         HTTPException: _http_error,
         Exception: _unexpected,

@@ -494,3 +494,30 @@ def test_tampered_blob_is_refused_by_pull(
     with registry.client() as client, pytest.raises(DownloadRejected, match="sha256"):
         pull(client, "clawft/hello", tmp_path / "plugins", instance=dev_authority.instance)
     assert not (tmp_path / "plugins" / "clawft").exists()
+
+
+def test_object_store_down_at_publish_loses_nothing(
+    registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
+) -> None:
+    from registry.storage import InMemoryBlobStore
+
+    plugin = signed(built, "hello", dev_authority, tmp_path / "src")
+    working = registry.services.blobs
+    down = InMemoryBlobStore()
+    down.set_unavailable("the test switched the object store off")
+    registry.services.blobs = down
+    try:
+        with registry.client() as client, pytest.raises(RegistryRequestFailed) as info:
+            publish(client, plugin)
+        assert info.value.status == 503 and info.value.code == "unavailable"
+        assert "nothing was changed" in info.value.detail
+        ready = httpx.get(f"{registry.url}/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["blobs"] != "ok"
+    finally:
+        registry.services.blobs = working
+    with registry.services.db.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(PluginVersion)) == 0
+    with registry.client() as client:
+        publish(client, plugin)  # the same version: nothing of the failed attempt remains
+        registry.verify_queued()
+        assert client.version("clawft/hello", "0.1.0").status == "approved"
