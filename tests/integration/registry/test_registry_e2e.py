@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from client.host import PluginHost
 from client.registry import DownloadRejected, RegistryClient, RegistryRequestFailed, pull
 from client.signing import sign_plugin
 from registry.app import build_services, create_app
-from registry.db import Database, PluginVersion
+from registry.db import Database, PluginVersion, StatusEvent
 from registry.db.migrate import upgrade
 from registry.db.settings import DatabaseSettings
 from registry.domain.plugins.services import sweep_outbox
@@ -45,6 +45,13 @@ from verifier.settings import VerifierSettings
 from verifier.tasks import VerificationServices, run_verification
 
 
+@dataclass(frozen=True)
+class WorkerControl:
+    start: Callable[[], None]
+    kill: Callable[[], None]
+    """SIGKILL the newest worker with everything it started (its process group)."""
+
+
 @dataclass
 class Registry:
     url: str
@@ -56,6 +63,8 @@ class Registry:
     mode: str
     """``embedded`` (SQLite, local blobs, jobs run here) or ``production`` (PostgreSQL, S3 on
     an HTTP endpoint, a Redis broker and a real `clawft-registry worker` process)."""
+    workers: WorkerControl | None
+    """Start or kill `clawft-registry worker` processes (production only)."""
 
     def client(self, *, token: str | None = None) -> RegistryClient:
         return RegistryClient(self.url, token=token if token is not None else self.token)
@@ -101,8 +110,8 @@ def _embedded(data: Path) -> tuple[RegistrySettings, VerificationQueue, list[Any
 
 
 def _production(
-    request: pytest.FixtureRequest, data: Path, trust: Path
-) -> tuple[RegistrySettings, VerificationQueue, list[Any]]:
+    request: pytest.FixtureRequest, data: Path, trust: Path, worker_env: dict[str, str]
+) -> tuple[RegistrySettings, VerificationQueue, list[Any], WorkerControl]:
     """PostgreSQL, S3 over HTTP, a Redis broker, and a real worker process."""
     cleanups: list[Any] = []
     server_url: str = request.getfixturevalue("postgres_url")
@@ -145,27 +154,59 @@ def _production(
     db = Database(settings.database)
     upgrade(db.engine)
     db.dispose()
-    log = (data.parent / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "clawft-registry"), "worker", "--concurrency", "1"],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    workers: list[subprocess.Popen[bytes]] = []
 
-    def stop_worker() -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+    def start_worker() -> None:
+        log = (data.parent / f"worker-{len(workers)}.log").open("wb")
+        workers.append(
+            subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "clawft-registry"),
+                    "worker",
+                    "--concurrency",
+                    "1",
+                ],
+                env={**os.environ, **env, **worker_env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         log.close()
 
+    def kill_worker() -> None:
+        """SIGKILL the newest worker with everything it started (its process group)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(workers[-1].pid, signal.SIGKILL)
+        workers[-1].wait()
+
+    def stop_worker() -> None:
+        for worker in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+
+    start_worker()
     cleanups.append(stop_worker)
-    return settings, CeleryQueue(broker), cleanups
+    return settings, CeleryQueue(broker), cleanups, WorkerControl(start_worker, kill_worker)
+
+
+# Extra worker settings for tests that need them (by test function name).
+WORKER_ENV: dict[str, dict[str, str]] = {
+    "test_worker_killed_mid_verification_ends_with_one_verdict": {
+        "CLAWFT_VERIFIER_WALL_SECONDS": "10",
+        "CLAWFT_TASK_SOFT_TIME_LIMIT_S": "11",
+        "CLAWFT_TASK_TIME_LIMIT_S": "12",
+        "CLAWFT_BROKER_VISIBILITY_TIMEOUT_S": "14",
+        "CLAWFT_BROKER_RESTORE_INTERVAL_S": "1",
+        "CLAWFT_TASK_RETRY_BACKOFF_S": "1",
+        "CLAWFT_TASK_RETRY_BACKOFF_MAX_S": "2",
+    },
+}
 
 
 @pytest.fixture(params=["embedded", "production"])
@@ -179,8 +220,10 @@ def registry(
     try:
         if request.param == "embedded":
             settings, queue, cleanups = _embedded(data)
+            workers = None
         else:
-            settings, queue, cleanups = _production(request, data, trust)
+            worker_env = WORKER_ENV.get(request.node.originalname, {})
+            settings, queue, cleanups, workers = _production(request, data, trust, worker_env)
         settings = replace(
             settings, trust_config=trust, verifier=VerifierSettings(trust_config=trust)
         )
@@ -222,7 +265,14 @@ def registry(
                 raise RuntimeError("the registry did not start")
             time.sleep(0.02)
         yield Registry(
-            f"http://127.0.0.1:{port}", token, queue, services, verification, data, request.param
+            f"http://127.0.0.1:{port}",
+            token,
+            queue,
+            services,
+            verification,
+            data,
+            request.param,
+            workers,
         )
     finally:
         for cleanup in reversed(cleanups):
@@ -521,3 +571,44 @@ def test_object_store_down_at_publish_loses_nothing(
         publish(client, plugin)  # the same version: nothing of the failed attempt remains
         registry.verify_queued()
         assert client.version("clawft/hello", "0.1.0").status == "approved"
+
+
+@pytest.mark.timeout(180)
+def test_worker_killed_mid_verification_ends_with_one_verdict(
+    registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
+) -> None:
+    """Production only: a real worker process, killed while it verifies, and a new one."""
+    if registry.workers is None:
+        pytest.skip("needs a worker process to kill; the embedded queue runs jobs in the test")
+    source = tmp_path / "src" / "slow"
+    shutil.copytree(built["slow-loop"], source)
+    manifest = source / "clawft-plugin.toml"
+    text = manifest.read_text().replace('name = "test/slow-loop"', 'name = "clawft/slow"')
+    text += "".join(
+        f'\n[[tests]]\ntool = "spin"\ninput = \'{{"round": {n}}}\'\nexpect = "ok"\n'
+        for n in range(3)
+    )
+    manifest.write_text(text)
+    sign_plugin(source, instance=dev_authority.instance, identity_token=dev_authority.token())
+    with registry.client() as client:
+        publish(client, source)
+        deadline = time.monotonic() + 60
+        while client.version("clawft/slow", "0.1.0").status != "verifying":
+            assert time.monotonic() < deadline, "the worker never started verifying"
+            time.sleep(0.1)
+        time.sleep(1.0)  # inside the verification
+        registry.workers.kill()
+        assert client.version("clawft/slow", "0.1.0").status == "verifying"
+        registry.workers.start()
+        registry.verify_queued(timeout_s=120)
+        detail = client.version("clawft/slow", "0.1.0")
+    assert detail.status == "rejected"
+    with registry.services.db.session() as session:
+        events = session.scalars(
+            sa.select(StatusEvent.to_status)
+            .join(PluginVersion, StatusEvent.version_id == PluginVersion.id)
+            .where(PluginVersion.version == "0.1.0")
+            .order_by(StatusEvent.id)
+        ).all()
+    assert events.count("rejected") == 1  # one verdict, whatever the attempts
+    assert events[0] == "pending" and events[-1] == "rejected"
