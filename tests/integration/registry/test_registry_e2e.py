@@ -612,3 +612,65 @@ def test_worker_killed_mid_verification_ends_with_one_verdict(
         ).all()
     assert events.count("rejected") == 1  # one verdict, whatever the attempts
     assert events[0] == "pending" and events[-1] == "rejected"
+
+
+def test_tokens_are_shown_once_scoped_and_revocable(registry: Registry) -> None:
+    headers = {"authorization": f"Bearer {registry.token}"}
+    created = httpx.post(
+        f"{registry.url}/api/v1/tokens",
+        headers=headers,
+        json={"namespaces": ["clawft"], "expires_in_days": 7, "description": "ci"},
+    )
+    assert created.status_code == 201, created.text
+    token = created.json()["token"]
+    with registry.services.db.session() as session:
+        from registry.db import ApiToken
+
+        stored = session.scalars(sa.select(ApiToken.secret_hash)).all()
+    assert all(token.split("_", 2)[2] not in value for value in stored)  # only a hash is kept
+    mine = {"authorization": f"Bearer {token}"}
+    foreign = httpx.post(
+        f"{registry.url}/api/v1/tokens", headers=headers, json={"namespaces": ["acme"]}
+    )
+    assert foreign.status_code == 403 and foreign.json()["error"] == "forbidden"
+    revoked = httpx.delete(f"{registry.url}/api/v1/tokens/{created.json()['id']}", headers=mine)
+    assert revoked.status_code == 204
+    again = httpx.post(
+        f"{registry.url}/api/v1/tokens", headers=mine, json={"namespaces": ["clawft"]}
+    )
+    assert again.status_code == 401 and "revoked" in again.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/v1/plugins/clawft/hello/versions/0.1.0", 404),
+        ("/api/v1/plugins/..%2F..%2Fetc/passwd/versions/1", 404),
+        ("/api/v1/plugins/clawft/hello/versions/0.1.0/secrets", 404),
+        ("/api/v1/plugins?per_page=1000", 400),
+        ("/api/v1/plugins?page=0", 400),
+        ("/api/v1/namespaces/Not_A_Name", 400),
+        ("/api/v1/namespaces/nobody", 404),
+        ("/api/v1/plugins/clawft/hello/latest", 404),
+    ],
+)
+def test_bad_paths_and_queries_get_json_errors(registry: Registry, path: str, status: int) -> None:
+    response = httpx.get(f"{registry.url}{path}")
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] and body["detail"]
+
+
+def test_publish_is_rate_limited(
+    registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
+) -> None:
+    from registry.ratelimit import RateLimiter
+
+    registry.services.publish_limiter = RateLimiter(2)
+    plugin = signed(built, "hello", dev_authority, tmp_path / "src")
+    with registry.client() as client:
+        publish(client, plugin)
+        with pytest.raises(RegistryRequestFailed, match="409"):
+            publish(client, plugin)
+        with pytest.raises(RegistryRequestFailed, match="429 rate_limited"):
+            publish(client, plugin)
