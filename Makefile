@@ -33,6 +33,7 @@ test: lint typecheck
 bench: plugins
 	$(BIN)/python bench/host_overhead.py
 	$(BIN)/python bench/verify_latency.py
+	$(BIN)/python bench/registry_download.py
 
 serve: plugins
 	$(BIN)/clawft-registry serve --data-dir registry-data

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from registry.db import Database, DatabaseUnavailable
+from registry.domain.plugins.downloads import DownloadCache
 from registry.queue import QueueUnavailable, VerificationQueue
 from registry.ratelimit import RateLimiter
 from registry.settings import RegistrySettings
@@ -21,6 +22,7 @@ class RegistryServices:
     queue: VerificationQueue
     publish_limiter: RateLimiter
     token_limiter: RateLimiter
+    downloads: DownloadCache = field(default_factory=DownloadCache)
 
     def readiness(self) -> dict[str, str]:
         """``ok`` or the reason, for the database, the blob store and the broker."""

@@ -112,8 +112,8 @@ class PluginController(Controller):
         body = plugins.report(state.services, namespace, name, version)
         return Response(body, media_type="application/json")
 
-    @get("/{namespace:str}/{name:str}/versions/{version:str}/{part:str}", sync_to_thread=True)
-    def download(
+    @get("/{namespace:str}/{name:str}/versions/{version:str}/{part:str}")
+    async def download(
         self,
         request: Request[Any, Any, Any],
         state: State,
@@ -122,9 +122,16 @@ class PluginController(Controller):
         version: Segment,
         part: Annotated[str, PathParameter(max_length=16)],
     ) -> Response[Any]:
+        """The hot path: cached records and small blobs are answered without a thread hop."""
         if part not in plugins.PARTS:
             raise NotFound(f"no {part!r}: download component, manifest or bundle")
-        found = plugins.download(state.services, namespace, name, version, part)
+        services: RegistryServices = state.services
+        cache = services.downloads
+        key = (namespace, name, version, part)
+        found = cache.record(key)
+        if found is None:
+            found = await sync_to_thread(plugins.servable, services, namespace, name, version, part)
+            cache.remember(key, found)
         etag = f'"{found.sha256}"'
         headers = {
             "ETag": etag,
@@ -133,17 +140,26 @@ class PluginController(Controller):
         }
         if found.yanked:
             headers["Clawft-Yanked"] = "true"
-        if found.redirect is not None:
-            return Redirect(found.redirect, status_code=302, headers=headers)
-        assert found.stream is not None
         if request.headers.get("if-none-match") in (etag, found.sha256, "*"):
-            found.stream.close()
             return Response(b"", status_code=304, headers=headers)
-        headers["Content-Length"] = str(found.size)
+        if services.settings.presign_downloads:
+            url = services.blobs.presigned_url(found.sha256, filename=found.filename)
+            if url is not None:
+                return Redirect(url, status_code=302, headers=headers)
         headers["Content-Disposition"] = f'attachment; filename="{found.filename}"'
+        if found.size <= cache.max_blob_bytes:
+            data = cache.blob(found.sha256)
+            if data is None:
+                data = await sync_to_thread(
+                    services.blobs.get, found.sha256, max_bytes=found.size
+                )
+                cache.keep(found.sha256, data)
+            return Response(data, media_type="application/octet-stream", headers=headers)
+        stream = await sync_to_thread(services.blobs.open, found.sha256)
+        headers["Content-Length"] = str(found.size)
 
         def chunks() -> Iterator[bytes]:
-            with found.stream as stream:  # type: ignore[union-attr]
+            with stream:
                 while chunk := stream.read(CHUNK):
                     yield chunk
 

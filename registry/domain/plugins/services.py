@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
-from typing import BinaryIO
 
 import msgspec
 import sqlalchemy as sa
@@ -42,6 +40,7 @@ from registry.db import (
 )
 from registry.db.lifecycle import IllegalTransition
 from registry.db.models import utcnow
+from registry.domain.plugins.downloads import Servable
 from registry.domain.plugins.upload import UploadParts
 from registry.domain.publishers.services import Principal, trusted_signers
 from registry.errors import Conflict, InvalidUpload, NotApproved, NotFound, VersionExists
@@ -343,19 +342,10 @@ def search(services: RegistryServices, query: str, page: int, per_page: int) -> 
         return SearchPage(summaries(session, list(rows)), page, per_page, total)
 
 
-@dataclass(frozen=True, slots=True)
-class Download:
-    stream: BinaryIO | None
-    redirect: str | None
-    sha256: str
-    size: int
-    filename: str
-    yanked: bool
-
-
-def download(
+def servable(
     services: RegistryServices, namespace: str, name: str, version: str, part: str
-) -> Download:
+) -> Servable:
+    """What may be downloaded of ``part``; NotApproved/NotFound with the reason otherwise."""
     with services.db.session() as session:
         row = _require_version(session, namespace, name, version)
         if row.status not in ("approved", "yanked"):
@@ -365,7 +355,7 @@ def download(
                 else "is not verified yet"
             )
             raise NotApproved(f"{namespace}/{name} {version} {why} (status: {row.status})")
-        record = {
+        files = {
             "component": (row.component_sha256, row.component_size, row.component_filename),
             "manifest": (row.manifest_sha256, row.manifest_size, "clawft-plugin.toml"),
             "bundle": (
@@ -373,16 +363,12 @@ def download(
                 row.bundle_size or 0,
                 f"{row.component_filename}.sigstore.json",
             ),
-        }[part]
+        }
+        sha256, size, filename = files[part]
         yanked = row.status == "yanked"
-    sha256, size, filename = record
     if sha256 is None:
         raise NotFound(f"{namespace}/{name} {version} has no {part}")
-    if services.settings.presign_downloads:
-        url = services.blobs.presigned_url(sha256, filename=filename)
-        if url is not None:
-            return Download(None, url, sha256, size, filename, yanked)
-    return Download(services.blobs.open(sha256), None, sha256, size, filename, yanked)
+    return Servable(sha256, size, filename, yanked)
 
 
 def set_yanked(
@@ -409,7 +395,9 @@ def set_yanked(
         except IllegalTransition as exc:
             raise Conflict(f"{namespace}/{name} {version}: {exc}") from None
         session.flush()
-        return to_detail(row)
+        detail = to_detail(row)
+    services.downloads.forget(namespace, name, version)
+    return detail
 
 
 def publishers_for(services: RegistryServices, namespace: str) -> list[tuple[str, str]]:
