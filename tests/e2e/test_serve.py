@@ -113,6 +113,8 @@ def test_serve_publish_pull_run_and_restart(built: dict[str, Path], tmp_path: Pa
         )
         assert pulled.returncode == 0, pulled.stderr
         assert "signed by dev@clawft.local" in pulled.stdout
+        found = cli("search", "greets", env=env)
+        assert found.returncode == 0 and "clawft/hello" in found.stdout
         component = tmp_path / "plugins" / "clawft" / "hello" / "0.1.0" / "hello.wasm"
         ran = cli("run", component, "--tool", "greet", "--input", '{"name": "Oslo"}', env=env)
         assert ran.returncode == 0 and json.loads(ran.stdout) == {"greeting": "Hello, Oslo!"}

@@ -674,3 +674,50 @@ def test_publish_is_rate_limited(
             publish(client, plugin)
         with pytest.raises(RegistryRequestFailed, match="429 rate_limited"):
             publish(client, plugin)
+
+
+def test_expired_token_is_refused(registry: Registry) -> None:
+    from datetime import timedelta
+
+    from registry.db import ApiToken
+    from registry.db.models import utcnow
+
+    with registry.services.db.session() as session:
+        for token in session.scalars(sa.select(ApiToken)):
+            token.expires_at = utcnow() - timedelta(seconds=1)
+    response = httpx.post(
+        f"{registry.url}/api/v1/tokens",
+        headers={"authorization": f"Bearer {registry.token}"},
+        json={"namespaces": ["clawft"]},
+    )
+    assert response.status_code == 401 and "expired" in response.json()["detail"]
+
+
+def test_s3_downloads_can_redirect_to_presigned_urls(
+    registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
+) -> None:
+    if registry.mode != "production":
+        pytest.skip("presigned URLs need the S3 store")
+    from registry.storage import S3BlobStore
+
+    plugin = signed(built, "hello", dev_authority, tmp_path / "src")
+    with registry.client() as client:
+        publish(client, plugin)
+        registry.verify_queued()
+    store = registry.services.blobs
+    assert isinstance(store, S3BlobStore)
+    registry.services.blobs = S3BlobStore(replace(store.settings, presign_downloads=True))
+    registry.services.settings = replace(registry.services.settings, presign_downloads=True)
+    try:
+        detail = httpx.get(f"{registry.url}/api/v1/plugins/clawft/hello/versions/0.1.0").json()
+        response = httpx.get(registry.url + detail["download"]["component"])
+        assert response.status_code == 302
+        assert response.headers["location"].startswith(store.settings.endpoint_url or "http")
+        assert response.headers["clawft-digest"] == f"sha256={detail['component']['sha256']}"
+        with registry.client() as client:  # the client follows the redirect and checks the bytes
+            installed = pull(
+                client, "clawft/hello", tmp_path / "p", instance=dev_authority.instance
+            )
+        assert installed.component.exists()
+    finally:
+        registry.services.blobs = store
