@@ -156,3 +156,54 @@ def test_queued_verification_survives_a_restart(built: dict[str, Path], tmp_path
             if time.monotonic() > deadline:
                 pytest.fail(f"still {status} two minutes after the restart")
             time.sleep(0.5)
+
+
+def test_admin_bootstraps_a_publisher(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAWFT_")}
+    env["CLAWFT_DATA_DIR"] = str(tmp_path / "data")
+    migrated = subprocess.run(
+        [str(CLAWFT_REGISTRY), "admin", "migrate"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    created = subprocess.run(
+        [
+            str(CLAWFT_REGISTRY),
+            "admin",
+            "create-publisher",
+            "acme",
+            "--namespace",
+            "acme",
+            "--signer",
+            "ci@acme.example=https://token.actions.githubusercontent.com",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.startswith("clawft_") and "shown once" in created.stderr
+    again = subprocess.run(
+        [str(CLAWFT_REGISTRY), "admin", "create-publisher", "acme", "--namespace", "acme"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert again.returncode == 1 and "exists already" in again.stderr
+    bad = subprocess.run(
+        [str(CLAWFT_REGISTRY), "admin", "create-publisher", "Bad Name", "--namespace", "x"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr

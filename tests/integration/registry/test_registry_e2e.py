@@ -721,3 +721,31 @@ def test_s3_downloads_can_redirect_to_presigned_urls(
         assert installed.component.exists()
     finally:
         registry.services.blobs = store
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("POST", "/api/v1/tokens", b"{not json", 400),
+        ("POST", "/api/v1/tokens", b'{"namespaces": "clawft"}', 400),
+        ("POST", "/api/v1/tokens", b'{"namespaces": []}', 400),
+        ("POST", "/api/v1/tokens", b'{"namespaces": ["clawft"], "expires_in_days": 9999}', 400),
+        ("POST", "/api/v1/plugins/clawft/hello/versions/0.1.0/yank", b"[]", 400),
+        ("POST", "/api/v1/plugins/clawft/hello/versions/0.1.0/yank", b'{"reason": "x"}', 404),
+        ("DELETE", "/api/v1/tokens/not-a-token-id", b"", 404),
+    ],
+)
+def test_bad_input_to_the_json_endpoints(
+    registry: Registry, method: str, path: str, body: bytes, status: int
+) -> None:
+    response = httpx.request(
+        method,
+        f"{registry.url}{path}",
+        content=body,
+        headers={
+            "authorization": f"Bearer {registry.token}",
+            "content-type": "application/json",
+        },
+    )
+    assert response.status_code == status, response.text
+    assert response.json()["error"] and response.json()["detail"]
