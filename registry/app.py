@@ -6,6 +6,8 @@ schema is behind the code, a blob store that cannot be constructed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
@@ -45,7 +47,13 @@ def build_services(
     )
 
 
-def create_app(settings: RegistrySettings, *, services: RegistryServices | None = None) -> Litestar:
+def create_app(
+    settings: RegistrySettings,
+    *,
+    services: RegistryServices | None = None,
+    on_shutdown: Sequence[Callable[[], None]] = (),
+) -> Litestar:
+    """The app; ``on_shutdown`` callbacks run when the server stops gracefully."""
     built = services or build_services(settings)
     return Litestar(
         route_handlers=[HealthController, PluginController, NamespaceController, TokenController],
@@ -53,5 +61,5 @@ def create_app(settings: RegistrySettings, *, services: RegistryServices | None 
         state=State({"services": built}),
         openapi_config=OpenAPIConfig(title="clawft-registry", version="0.1.0"),
         request_max_body_size=settings.uploads.max_body_bytes,
-        on_shutdown=[lambda: built.db.dispose()],
+        on_shutdown=[*on_shutdown, built.db.dispose],
     )

@@ -45,7 +45,8 @@ class Embedded:
     stoppers: list[Any]
 
     def stop(self) -> None:
-        for stop in reversed(self.stoppers):
+        stoppers, self.stoppers = self.stoppers, []
+        for stop in reversed(stoppers):
             try:
                 stop()
             except Exception:  # stop everything we can; report the rest

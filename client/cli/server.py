@@ -108,13 +108,15 @@ def run_serve(args: argparse.Namespace) -> int:
         )
     try:
         uvicorn.run(
-            create_app(settings, services=running.services),
+            # Stopped from the app's shutdown: after a signal, uvicorn re-raises it once the
+            # server is down, and the process would end before a `finally` could run.
+            create_app(settings, services=running.services, on_shutdown=[running.stop]),
             host=settings.host,
             port=settings.port,
             log_level="info",
         )
     finally:
-        running.stop()
+        running.stop()  # when uvicorn fails to start; stopping twice is harmless
     return EXIT_OK
 
 
