@@ -419,7 +419,7 @@ def test_log_refuses_dsse_with_bad_signature(dev_authority: RunningAuthority) ->
 # -- binding ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])  # refused
 def test_server_refuses_non_loopback_addresses(
     host: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

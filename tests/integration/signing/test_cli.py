@@ -229,7 +229,7 @@ def test_dev_authority_token_and_refusals(
                 "--state-dir",
                 str(state),
                 "--host",
-                "0.0.0.0",
+                "0.0.0.0",  # refused: the authority binds loopback only
                 "--out",
                 str(tmp_path / "tc.json"),
             ]

@@ -11,7 +11,7 @@ from client.host.sandbox.addresses import blocked_reason, unwrap
 BLOCKED = [
     "127.0.0.1",
     "127.255.255.254",
-    "0.0.0.0",
+    "0.0.0.0",  # blocked: unspecified
     "10.1.2.3",
     "172.16.0.1",
     "172.31.255.255",
