@@ -64,16 +64,16 @@ def register(subparsers: Any) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
+    """Registry settings from ``CLAWFT_*`` (and ``CLAWFT_CONFIG``), then the command's flags."""
+    import os
     from dataclasses import replace
 
     from registry.settings import RegistrySettings
 
-    settings = RegistrySettings.from_env()
+    env = dict(os.environ)
     if getattr(args, "data_dir", None) is not None:
-        import os
-
-        env = dict(os.environ, CLAWFT_DATA_DIR=str(args.data_dir))
-        settings = RegistrySettings.from_env(env)
+        env["CLAWFT_DATA_DIR"] = str(args.data_dir)
+    settings = RegistrySettings.from_env(env)
     if getattr(args, "host", None):
         settings = replace(settings, host=args.host)
     if getattr(args, "port", None):
