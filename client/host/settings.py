@@ -85,6 +85,9 @@ class HostSettings:
     http: HttpPolicy = field(default_factory=HttpPolicy)
     max_write_bytes: int = 4 * MIB
     """Largest ``write-file`` content."""
+    durable_writes: bool = True
+    """fsync every ``write-file`` before it returns; the verifier's throw-away scratch
+    directories do without."""
     max_read_bytes: int = 4 * MIB
     """Largest file ``read-file`` returns."""
     max_log_bytes: int = 4 * KIB

@@ -181,6 +181,8 @@ def main() -> int:
         http=HttpPolicy(offline=True),
         # Smoke runs are short; let every log line through so the audit shows them all.
         log_rate=RateLimit(per_second=1000.0, burst=1000),
+        # The data directory is a scratch one, deleted after the run: nothing to make durable.
+        durable_writes=False,
     )
     # Verification compiles every upload once and runs it briefly: Cranelift's optimiser would
     # cost more than it saves. Fuel, epochs and limits, the sandbox itself, are the same.

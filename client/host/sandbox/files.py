@@ -53,6 +53,7 @@ class PluginFiles:
         *,
         max_read_bytes: int,
         max_write_bytes: int,
+        durable: bool = True,
     ) -> None:
         self._data_dir = data_dir
         self._prefixes: list[tuple[str, ...]] = []
@@ -64,6 +65,7 @@ class PluginFiles:
                 self._prefixes.append(_parts(cleaned))
         self._max_read = max_read_bytes
         self._max_write = max_write_bytes
+        self._durable = durable
 
     def _check(self, path: str) -> tuple[str, ...]:
         parts = _parts(path)
@@ -145,7 +147,8 @@ class PluginFiles:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
                     handle.flush()
-                    os.fsync(handle.fileno())
+                    if self._durable:
+                        os.fsync(handle.fileno())
                 os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             except OSError as exc:
                 with contextlib.suppress(OSError):

@@ -112,3 +112,10 @@ def test_no_declared_paths_means_no_access(data_dir: Path) -> None:
     files = PluginFiles(data_dir, [], max_read_bytes=MB, max_write_bytes=MB)
     with pytest.raises(PolicyDenied, match="outside the paths declared"):
         files.read("notes/today.txt")
+
+
+def test_scratch_writes_without_fsync_are_still_atomic(data_dir: Path) -> None:
+    files = PluginFiles(data_dir, ["notes/"], max_read_bytes=MB, max_write_bytes=MB, durable=False)
+    files.write("notes/today.txt", "scratch")
+    assert files.read("notes/today.txt") == "scratch"
+    assert not [p for p in (data_dir / "notes").iterdir() if p.name.endswith(".tmp")]
