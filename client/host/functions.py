@@ -77,11 +77,9 @@ class HostFunctions:
     ) -> Variant:
         params = summarize(method[:16], url)
 
-        def action() -> str:
-            text, _connected = self.sandbox.http_request(method, url, headers, body)
-            return text
-
-        ok, value = self._run("http-request", params, action)
+        ok, value = self._run(
+            "http-request", params, lambda: self.sandbox.http_request(method, url, headers, body)
+        )
         return Variant("ok" if ok else "err", value)
 
     def read_file(self, _store: object, path: str) -> Variant:

@@ -74,7 +74,7 @@ class PluginSandbox:
     # -- host functions ------------------------------------------------------------------
     def http_request(
         self, method: str, url: str, headers: Sequence[tuple[str, str]], body: str | None
-    ) -> tuple[str, list[str]]:
+    ) -> str:
         if not self.http_rate.try_acquire():
             raise PolicyDenied("http-request rate limit reached; slow down")
         return self.http.request(method, url, headers, body, deadline=self.deadline())

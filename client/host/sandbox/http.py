@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import httpcore
 import httpx
 
-from client.host.sandbox.addresses import IPNetwork, blocked_reason, unwrap
+from client.host.sandbox.addresses import IPNetwork, blocked_reason
 from client.host.sandbox.decisions import HostCallFailed, PolicyDenied
 from client.host.sandbox.hosts import HostAllowlist
 from client.host.settings import HttpPolicy
@@ -78,8 +78,6 @@ class VettingNetworkBackend(httpcore.NetworkBackend):
         self._allowed = tuple(allowed_networks)
         self._dns_timeout = dns_timeout_s
         self._inner = httpcore.SyncBackend()
-        self.connected: list[str] = []
-        """Addresses connected to, in order (for the audit log and the tests)."""
 
     def connect_tcp(
         self,
@@ -96,7 +94,6 @@ class VettingNetworkBackend(httpcore.NetworkBackend):
             ip = ipaddress.ip_address(address.split("%", 1)[0])
             reason = blocked_reason(ip, allowed_networks=self._allowed)
             if reason is None:
-                self.connected.append(str(unwrap(ip)) if ip != unwrap(ip) else address)
                 return self._inner.connect_tcp(
                     address, port, timeout, local_address, socket_options
                 )
@@ -181,8 +178,8 @@ class SandboxedHttp:
         body: str | None,
         *,
         deadline: float,
-    ) -> tuple[str, list[str]]:
-        """Perform the request; return the response text and the addresses connected to.
+    ) -> str:
+        """Perform the request; return the response text.
 
         ``deadline`` is a ``time.monotonic()`` instant (the call's own deadline); the request's
         time bound is the earlier of it and the policy's timeout.
@@ -249,7 +246,7 @@ class SandboxedHttp:
                             f"HTTP {response.status_code} {response.reason_phrase} "
                             f"from {target.host}"
                         )
-                    return text, backend.connected
+                    return text
                 finally:
                     response.close()
             raise HostCallFailed(f"more than {self._policy.max_redirects} redirects")

@@ -42,7 +42,7 @@ from registry.db.lifecycle import IllegalTransition
 from registry.db.models import utcnow
 from registry.domain.plugins.downloads import Servable
 from registry.domain.plugins.upload import UploadParts
-from registry.domain.publishers.services import Principal, trusted_signers
+from registry.domain.publishers.services import Principal
 from registry.errors import Conflict, InvalidUpload, NotApproved, NotFound, VersionExists
 from registry.queue import QueueUnavailable
 from registry.services import RegistryServices
@@ -398,8 +398,3 @@ def set_yanked(
         detail = to_detail(row)
     services.downloads.forget(namespace, name, version)
     return detail
-
-
-def publishers_for(services: RegistryServices, namespace: str) -> list[tuple[str, str]]:
-    with services.db.session() as session:
-        return [(s.identity, s.issuer) for s in trusted_signers(session, namespace)]
