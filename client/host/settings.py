@@ -85,6 +85,9 @@ class HostSettings:
     http: HttpPolicy = field(default_factory=HttpPolicy)
     max_write_bytes: int = 4 * MIB
     """Largest ``write-file`` content."""
+    write_budget_bytes: int | None = None
+    """Total ``write-file`` bytes one loaded plugin may write; ``None``: no bound beyond the
+    disk. The verifier bounds the runs in its scratch directory with it."""
     durable_writes: bool = True
     """fsync every ``write-file`` before it returns; the verifier's throw-away scratch
     directories do without."""

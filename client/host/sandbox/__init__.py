@@ -50,6 +50,7 @@ class PluginSandbox:
             permissions.filesystem,
             max_read_bytes=settings.max_read_bytes,
             max_write_bytes=settings.max_write_bytes,
+            write_budget=settings.write_budget_bytes,
             durable=settings.durable_writes,
         )
         self.env = EnvPolicy(permissions.env, environment)

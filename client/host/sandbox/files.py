@@ -14,6 +14,7 @@ import errno
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
@@ -53,6 +54,7 @@ class PluginFiles:
         *,
         max_read_bytes: int,
         max_write_bytes: int,
+        write_budget: int | None = None,
         durable: bool = True,
     ) -> None:
         self._data_dir = data_dir
@@ -65,6 +67,9 @@ class PluginFiles:
                 self._prefixes.append(_parts(cleaned))
         self._max_read = max_read_bytes
         self._max_write = max_write_bytes
+        self._write_budget = write_budget
+        self._written = 0
+        self._budget_lock = threading.Lock()
         self._durable = durable
 
     def _check(self, path: str) -> tuple[str, ...]:
@@ -128,6 +133,26 @@ class PluginFiles:
             raise PolicyDenied(
                 f"write of {len(data):,} bytes refused: the limit is {self._max_write:,} bytes"
             )
+        self._spend(len(data))
+        try:
+            self._write(parts, path, data)
+        except BaseException:
+            self._spend(-len(data))
+            raise
+
+    def _spend(self, size: int) -> None:
+        """Count ``size`` bytes against the write budget (a negative size refunds)."""
+        if self._write_budget is None:
+            return
+        with self._budget_lock:
+            if size > 0 and self._written + size > self._write_budget:
+                raise HostCallFailed(
+                    f"write of {size:,} bytes refused: this plugin has written "
+                    f"{self._written:,} of the {self._write_budget:,} bytes it may write"
+                )
+            self._written += size
+
+    def _write(self, parts: tuple[str, ...], path: str, data: bytes) -> None:
         with self._parent_fd(parts, create=True) as dir_fd:
             name = parts[-1]
             try:

@@ -119,3 +119,22 @@ def test_scratch_writes_without_fsync_are_still_atomic(data_dir: Path) -> None:
     files.write("notes/today.txt", "scratch")
     assert files.read("notes/today.txt") == "scratch"
     assert not [p for p in (data_dir / "notes").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_write_budget_bounds_what_a_plugin_writes_in_total(data_dir: Path) -> None:
+    files = PluginFiles(
+        data_dir, ["notes/"], max_read_bytes=MB, max_write_bytes=MB, write_budget=10
+    )
+    files.write("notes/a.txt", "12345")
+    files.write("notes/a.txt", "12345")  # rewriting the same file counts too
+    with pytest.raises(HostCallFailed, match="has written 10 of the 10 bytes it may write"):
+        files.write("notes/b.txt", "x")
+    assert not (data_dir / "notes" / "b.txt").exists()
+
+
+def test_a_failed_write_does_not_spend_the_budget(data_dir: Path) -> None:
+    files = PluginFiles(data_dir, ["notes/"], max_read_bytes=MB, max_write_bytes=MB, write_budget=8)
+    with pytest.raises(HostCallFailed, match=r"today\.txt"):
+        files.write("notes/today.txt/x", "12345678")  # a file is in the way of the directory
+    files.write("notes/ok.txt", "12345678")
+    assert (data_dir / "notes" / "ok.txt").read_text(encoding="utf-8") == "12345678"
