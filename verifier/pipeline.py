@@ -34,7 +34,7 @@ from verifier.report import (
     CheckResult,
     VerificationReport,
 )
-from verifier.settings import VerifierSettings
+from verifier.settings import IsolationLimits, VerifierSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,18 +51,17 @@ def sigstore_instance(settings: VerifierSettings) -> SigstoreInstance:
     return SigstoreInstance.choose(trust_config=settings.trust_config, staging=settings.staging)
 
 
-_analysers: dict[tuple[int, int, float], IsolatedAnalyser] = {}
+_analysers: dict[IsolationLimits, IsolatedAnalyser] = {}
 _analysers_lock = threading.Lock()
 
 
 def shared_analyser(settings: VerifierSettings) -> IsolatedAnalyser:
-    """One warm isolation child per thread-agnostic limit set, reused across verifications."""
+    """One warm isolation child per set of limits, reused across verifications."""
     limits = settings.isolation
-    key = (limits.cpu_seconds, limits.memory_bytes, limits.wall_seconds)
     with _analysers_lock:
-        if key not in _analysers:
-            _analysers[key] = IsolatedAnalyser(limits)
-        return _analysers[key]
+        if limits not in _analysers:
+            _analysers[limits] = IsolatedAnalyser(limits)
+        return _analysers[limits]
 
 
 def _timed(run: Callable[[], CheckResult]) -> CheckResult:

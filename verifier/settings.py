@@ -20,6 +20,12 @@ class IsolationLimits:
     """Data segment of the child (RLIMIT_DATA): compiler and plugin memory together."""
     wall_seconds: float = 60.0
     """Wall-clock bound of one verification in the child; past it the child is killed."""
+    scratch_bytes: int = 64 * MIB
+    """What a plugin may write (``write-file``, in total) to its scratch data directory in one
+    verification."""
+    scratch_root: Path | None = None
+    """Where the child's scratch data directory is made; ``None``: ``/dev/shm`` where the
+    system has it (memory-backed, and bounded by ``scratch_bytes``), else the temp directory."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
 """The process's one wasmtime engine, and the background ticker that drives its epoch.
 
 Fuel meters CPU per call; the epoch (advanced every ``tick_s`` by one daemon thread) enforces
-wall-clock timeouts: a store's deadline is a number of ticks after the current epoch.
+wall-clock timeouts: a store's deadline is a number of ticks after the current epoch. An engine
+built without epoch interruption has no ticker, and its host needs a
+:class:`~client.host.timeouts.CallWatch` to enforce timeouts instead.
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ class EngineOptions:
     epoch_interruption: bool = True
     max_wasm_stack: int = MAX_WASM_STACK
     cranelift_opt_level: str = "speed"
+    native_unwind_info: bool = True
+    """``.eh_frame`` for the system unwinder and profilers; wasmtime's own traps and backtraces
+    do not need it (on Linux), so an engine that compiles once and runs briefly may skip it."""
 
     def fingerprint(self) -> str:
         """A short digest of the wasmtime version and this configuration."""
         text = (
             f"wasmtime={version('wasmtime')};fuel={self.consume_fuel};"
             f"epoch={self.epoch_interruption};stack={self.max_wasm_stack};"
-            f"opt={self.cranelift_opt_level}"
+            f"opt={self.cranelift_opt_level};unwind={self.native_unwind_info}"
         )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -70,9 +75,10 @@ class PluginEngine:
         config.epoch_interruption = self.options.epoch_interruption
         config.max_wasm_stack = self.options.max_wasm_stack
         config.cranelift_opt_level = self.options.cranelift_opt_level
+        config.native_unwind_info = self.options.native_unwind_info
         config.wasm_component_model = True
         self.engine = wasmtime.Engine(config)
-        self.ticker = EpochTicker(self.engine, tick_s)
+        self.ticker = EpochTicker(self.engine, tick_s) if self.options.epoch_interruption else None
 
 
 _shared: PluginEngine | None = None

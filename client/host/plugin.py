@@ -39,6 +39,7 @@ from client.host.imports import ComponentShape, ImportPolicy, export_problems, f
 from client.host.limits import ResourceLimits, resolve_limits
 from client.host.sandbox import LOG_LEVELS, LogSink, PluginSandbox
 from client.host.settings import HostSettings
+from client.host.timeouts import CallWatch
 from client.host.traps import classify_trap
 from client.host.world import HOST_INTERFACE, is_world_interface
 from client.manifest import (
@@ -90,9 +91,17 @@ class PluginHost:
         *,
         engine: PluginEngine | None = None,
         log_sink: LogSink = default_log_sink,
+        call_watch: CallWatch | None = None,
     ) -> None:
         self.settings = settings or HostSettings()
         self.engine = engine or shared_engine(self.settings.epoch_tick_s)
+        if self.engine.ticker is None and call_watch is None:
+            raise ValueError(
+                "this engine has no epoch interruption, so nothing would stop a call at its "
+                "timeout: pass a call_watch, or use an engine with epoch_interruption=True"
+            )
+        self.call_watch = call_watch
+        """Enforces timeouts in place of epochs (an engine without them), or adds to them."""
         self.log_sink = log_sink
         self.import_policy = ImportPolicy()
         self.cache = (
@@ -300,7 +309,8 @@ class Plugin:
         limits = self.limits
         store = wasmtime.Store(engine.engine)
         store.set_fuel(limits.fuel)
-        store.set_epoch_deadline(engine.ticker.ticks_for(limits.timeout_s))
+        if engine.ticker is not None:
+            store.set_epoch_deadline(engine.ticker.ticks_for(limits.timeout_s))
         store.set_limits(
             memory_size=limits.memory_bytes,
             table_elements=limits.table_elements,
@@ -310,8 +320,11 @@ class Plugin:
         )
         if self._uses_wasi:
             store.set_wasi(self._wasi_config())
+        watch = self.host.call_watch
         started = time.monotonic()
         self.sandbox.begin_call(started + limits.timeout_s)
+        if watch is not None:
+            watch.arm(self.name, what, limits.timeout_s)
         try:
             instance = self._linker.instantiate(store, self.compiled.component)
             func = instance.get_func(store, index)
@@ -321,6 +334,8 @@ class Plugin:
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
             raise classify_trap(str(exc), plugin=self.name, what=what, limits=limits) from None
         finally:
+            if watch is not None:
+                watch.disarm()
             self.sandbox.end_call()
         duration = time.monotonic() - started
         fuel_used = limits.fuel - store.get_fuel()

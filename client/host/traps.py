@@ -11,6 +11,7 @@ from client.host.errors import (
     TimeoutExceeded,
 )
 from client.host.limits import MIB, ResourceLimits
+from client.host.timeouts import timeout_message
 
 _RESOURCE_MARKERS = (
     "instance count too high",
@@ -39,10 +40,7 @@ def classify_trap(message: str, *, plugin: str, what: str, limits: ResourceLimit
             "only if the tool really needs more CPU"
         )
     if "wasm trap: interrupt" in lowered or "epoch deadline" in lowered:
-        return TimeoutExceeded(
-            f"plugin {plugin} ran past its timeout of {limits.timeout_s:g} s in {what}; "
-            "raise [resources] timeout_s (at most 300) only if the tool really needs longer"
-        )
+        return TimeoutExceeded(timeout_message(plugin, what, limits.timeout_s))
     if "call stack exhausted" in lowered or "stack overflow" in lowered:
         return StackOverflow(
             f"plugin {plugin} exhausted its call stack in {what} (unbounded recursion?)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO
 
 import msgspec
@@ -35,6 +37,19 @@ from verifier.settings import IsolationLimits
 __all__ = ["AnalyseJob", "AnalyseResult", "IsolatedAnalyser", "IsolationLimitExceeded"]
 
 
+MEMORY_BACKED_TMP = Path("/dev/shm")  # noqa: S108 (mkdtemp makes a private directory there)
+
+
+def scratch_root(limits: IsolationLimits) -> Path | None:
+    """Where scratch directories go: the configured root, else a memory-backed one when the
+    system has it (a plugin's writes then cost no disk I/O), else the temp directory."""
+    if limits.scratch_root is not None:
+        return limits.scratch_root
+    if MEMORY_BACKED_TMP.is_dir() and os.access(MEMORY_BACKED_TMP, os.W_OK | os.X_OK):
+        return MEMORY_BACKED_TMP
+    return None
+
+
 class IsolationLimitExceeded(Exception):
     """The child was stopped by a limit (or died); ``str()`` says which."""
 
@@ -46,11 +61,18 @@ class IsolatedAnalyser:
         self.limits = limits
         self._child: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
+        self._scratch: str | None = None
         self._lock = threading.Lock()
 
     def _start(self) -> subprocess.Popen[bytes]:
+        self._forget()  # a child that exited by itself leaves its scratch directory
+        if self._stderr is not None:
+            self._stderr.close()
         # Kept open for the child's lifetime; its tail explains an unexpected exit.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        # The plugins' data directory, reused job after job (the child empties it); this
+        # process removes it with the child, even one that was killed.
+        self._scratch = tempfile.mkdtemp(prefix="clawft-verify-", dir=scratch_root(self.limits))
         return subprocess.Popen(
             [
                 sys.executable,
@@ -58,12 +80,21 @@ class IsolatedAnalyser:
                 "verifier.isolation.child",
                 "--memory-bytes",
                 str(self.limits.memory_bytes),
+                "--scratch-dir",
+                self._scratch,
+                "--scratch-bytes",
+                str(self.limits.scratch_bytes),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             bufsize=0,
         )
+
+    @property
+    def scratch_dir(self) -> str | None:
+        """The running child's scratch directory (the plugins' data directory), if any."""
+        return self._scratch
 
     def analyse(
         self, job: AnalyseJob, *, meanwhile: Callable[[], object] | None = None
@@ -101,6 +132,12 @@ class IsolatedAnalyser:
                 # would be read by the next job, so the child goes.
                 self._kill(child)
                 raise
+            if isinstance(reply, ChildFailure) or reply.stopped:
+                # A child that failed a job may be in any state, and one whose plugin ran past
+                # its timeout has ended itself: the next job gets a fresh child, which starts
+                # now so that it is warm by then.
+                self._stop(child)
+                self._child = self._start()
         if isinstance(reply, ChildFailure):
             if "memory" in reply.error:
                 raise IsolationLimitExceeded(
@@ -146,7 +183,7 @@ class IsolatedAnalyser:
         except subprocess.TimeoutExpired:
             self._kill(child)
             code = child.returncode
-        self._child = None
+        self._forget()
         if code == -signal.SIGXCPU or code == -signal.SIGKILL:
             return IsolationLimitExceeded(
                 f"the component used more than the verifier's CPU limit of "
@@ -174,15 +211,26 @@ class IsolatedAnalyser:
     def _kill(self, child: subprocess.Popen[bytes]) -> None:
         child.kill()
         child.wait()
+        self._forget()
+
+    def _stop(self, child: subprocess.Popen[bytes]) -> None:
+        """Let the child finish on its closed stdin (killing it if it does not), and forget it."""
+        if child.stdin is not None:
+            child.stdin.close()
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        self._forget()
+
+    def _forget(self) -> None:
         self._child = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def close(self) -> None:
         with self._lock:
             if self._child is not None:
-                if self._child.stdin is not None:
-                    self._child.stdin.close()
-                try:
-                    self._child.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._kill(self._child)
-                self._child = None
+                self._stop(self._child)

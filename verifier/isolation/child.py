@@ -4,7 +4,9 @@ Run by :class:`verifier.isolation.IsolatedAnalyser` as ``python -m verifier.isol
 It serves jobs on stdin/stdout until stdin closes. Before each job it sets its CPU limit
 (RLIMIT_CPU) to what it has used so far plus the job's budget, so a component that is slow to
 compile or run is killed by the kernel (SIGXCPU); its data segment is capped once at start
-(RLIMIT_DATA). The parent turns a killed child into a rejection with the reason.
+(RLIMIT_DATA). The parent turns a killed child into a rejection with the reason. A plugin call
+that outlives its own timeout is reported by the child's watchdog, which then ends the child
+(see :mod:`verifier.isolation.watchdog`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import sys
-import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import msgspec
 
@@ -26,6 +29,7 @@ from client.host.errors import InvalidInput, PluginError
 from client.host.imports import ImportPolicy, export_problems
 from client.host.plugin import CompiledComponent, Plugin
 from client.host.settings import RateLimit, SizeBudget
+from client.host.timeouts import timeout_message
 from client.manifest import ManifestInvalid, PluginManifest, parse_manifest
 from verifier.isolation.protocol import (
     AnalyseJob,
@@ -35,6 +39,7 @@ from verifier.isolation.protocol import (
     read_message,
     write_message,
 )
+from verifier.isolation.watchdog import CallWatchdog, WatchedCall
 
 # The parent checks the size budget; the child must not refuse what the parent let through.
 UNBOUNDED_BUDGET = SizeBudget(
@@ -49,50 +54,81 @@ def _limit_cpu(seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (used + seconds, hard))
 
 
-def _run_vectors(
-    host: PluginHost, compiled: CompiledComponent, manifest: PluginManifest, job: AnalyseJob
-) -> AnalyseResult:
-    base = AnalyseResult(
-        compiled=True,
-        compile_s=0.0,
-        imports=compiled.shape.imports,
-        exports=compiled.shape.exports,
-        ran=True,
-    )
-    with tempfile.TemporaryDirectory(prefix="clawft-verify-") as data_dir:
+def empty_directory(path: Path) -> None:
+    """Remove everything inside ``path`` (links themselves, never what they point to)."""
+    for entry in path.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+class Exercise:
+    """One plugin's runs in a job, recorded as they happen: the reply even if one never ends."""
+
+    def __init__(self, plugin: Plugin, base: AnalyseResult) -> None:
+        self.plugin = plugin
+        self.base = base
+        self.describe: str | None = None
+        self.describe_error: str | None = None
+        self.vectors: list[VectorOutcome] = []
+        self.running: tuple[str, str, str, bool] | None = None
+        """The test vector or probe in progress (tool, input, expect, probe); None: describe()."""
+
+    def run(self, job: AnalyseJob, manifest: PluginManifest) -> None:
+        """describe(), every test vector, and a probe of each described tool no vector covers."""
         try:
-            plugin = host.load_compiled(compiled, manifest, data_dir=Path(data_dir))
-        except PluginLoadError as exc:
-            return _replace(base, load_error=str(exc))
-        describe: str | None = None
-        describe_error: str | None = None
-        try:
-            describe = plugin.describe()
+            describe = self.plugin.describe()
             if len(describe.encode()) > job.max_describe_bytes:
-                describe_error = (
+                self.describe_error = (
                     f"describe() returned {len(describe.encode()):,} bytes; "
                     f"the limit is {job.max_describe_bytes:,}"
                 )
-                describe = None
+            else:
+                self.describe = describe
         except HostError as exc:
-            describe_error = str(exc)
+            self.describe_error = str(exc)
         runs: list[tuple[str, str, str, bool]] = [
             (v.tool, v.input, v.expect, False) for v in manifest.tests
         ]
         covered = {v.tool for v in manifest.tests}
         runs += [
             (tool, "{}", "any", True)
-            for tool in _described_tools(describe)[: job.max_probes]
+            for tool in _described_tools(self.describe)[: job.max_probes]
             if tool not in covered
         ]
-        vectors = [_run_one(plugin, *run) for run in runs]
+        for run in runs:
+            self.running = run
+            self.vectors.append(_run_one(self.plugin, *run))
+
+    def result(self) -> AnalyseResult:
         return _replace(
-            base,
-            describe=describe,
-            describe_error=describe_error,
-            vectors=vectors,
-            audit=plugin.audit.entries(),
+            self.base,
+            describe=self.describe,
+            describe_error=self.describe_error,
+            vectors=list(self.vectors),
+            audit=self.plugin.audit.entries(),
         )
+
+    def timed_out(self, call: WatchedCall) -> AnalyseResult:
+        """The reply when ``call`` outlived its timeout: what ran before it, then the timeout."""
+        message = timeout_message(call.plugin, call.what, call.timeout_s)
+        if self.running is None:
+            self.describe_error = message
+        else:
+            tool, input_json, expect, probe = self.running
+            self.vectors.append(
+                VectorOutcome(
+                    tool=tool,
+                    input=input_json,
+                    expect=expect,
+                    outcome="trap",
+                    detail=message,
+                    duration_s=call.timeout_s,
+                    probe=probe,
+                )
+            )
+        return _replace(self.result(), stopped=True)
 
 
 def _described_tools(describe: str | None) -> list[str]:
@@ -144,34 +180,103 @@ def _replace(result: AnalyseResult, **changes: object) -> AnalyseResult:
     return msgspec.structs.replace(result, **changes)
 
 
-def analyse(host: PluginHost, job: AnalyseJob) -> AnalyseResult:
-    started = time.monotonic()
-    try:
-        compiled = host.compile(job.component)
-    except HostError as exc:
-        return AnalyseResult(compiled=False, compile_error=str(exc))
-    compile_s = time.monotonic() - started
-    result = AnalyseResult(
-        compiled=True,
-        compile_s=compile_s,
-        imports=compiled.shape.imports,
-        exports=compiled.shape.exports,
-    )
-    if not job.run:
-        return result
-    if ImportPolicy().violations(compiled.shape) or export_problems(compiled.shape):
-        return result
-    try:
-        manifest = parse_manifest(job.manifest)
-    except ManifestInvalid as exc:
-        return _replace(result, load_error=str(exc))
-    ran = _run_vectors(host, compiled, manifest, job)
-    return _replace(ran, compile_s=compile_s)
+class Analyser:
+    """Serves the parent's jobs; its watchdog may end the process in the middle of one."""
+
+    def __init__(self, settings: HostSettings, scratch_dir: Path, replies: IO[bytes]) -> None:
+        self.scratch_dir = scratch_dir
+        self.replies = replies
+        self.reply_lock = threading.Lock()
+        self.exercise: Exercise | None = None
+        self.watchdog = CallWatchdog(self._expired, reply_lock=self.reply_lock)
+        # Verification compiles every upload once and runs it briefly: Cranelift's optimiser
+        # would cost more than it saves, nothing here unwinds natively through wasm frames,
+        # and the watchdog stands in for epoch interruption. Fuel, memory and table limits,
+        # the timeouts and the host functions, the sandbox itself, are the edge's.
+        engine = PluginEngine(
+            EngineOptions(
+                cranelift_opt_level="none", native_unwind_info=False, epoch_interruption=False
+            )
+        )
+        self.host = PluginHost(
+            settings,
+            engine=engine,
+            log_sink=lambda _plugin, _level, _message: None,
+            call_watch=self.watchdog,
+        )
+
+    def reply(self, message: AnalyseResult | ChildFailure) -> None:
+        with self.reply_lock:
+            write_message(self.replies, message)
+
+    def _expired(self, call: WatchedCall) -> None:
+        """A call outlived its timeout (the reply lock is held): report it, and end."""
+        try:
+            exercise = self.exercise
+            if exercise is not None:
+                write_message(self.replies, exercise.timed_out(call))
+            else:
+                message = timeout_message(call.plugin, call.what, call.timeout_s)
+                write_message(self.replies, ChildFailure(error=message))
+        finally:
+            os._exit(0)
+
+    def analyse(self, job: AnalyseJob) -> AnalyseResult:
+        started = time.monotonic()
+        try:
+            compiled = self.host.compile(job.component)
+        except HostError as exc:
+            return AnalyseResult(compiled=False, compile_error=str(exc))
+        compile_s = time.monotonic() - started
+        result = AnalyseResult(
+            compiled=True,
+            compile_s=compile_s,
+            imports=compiled.shape.imports,
+            exports=compiled.shape.exports,
+        )
+        if not job.run:
+            return result
+        if ImportPolicy().violations(compiled.shape) or export_problems(compiled.shape):
+            return result
+        try:
+            manifest = parse_manifest(job.manifest)
+        except ManifestInvalid as exc:
+            return _replace(result, load_error=str(exc))
+        return self._run(compiled, manifest, job, _replace(result, ran=True))
+
+    def _run(
+        self,
+        compiled: CompiledComponent,
+        manifest: PluginManifest,
+        job: AnalyseJob,
+        base: AnalyseResult,
+    ) -> AnalyseResult:
+        # The plugin's data directory is the child's scratch directory, emptied before and
+        # after every job, so no plugin sees what another left.
+        empty_directory(self.scratch_dir)
+        try:
+            plugin = self.host.load_compiled(compiled, manifest, data_dir=self.scratch_dir)
+        except PluginLoadError as exc:
+            return _replace(base, load_error=str(exc))
+        self.exercise = exercise = Exercise(plugin, base)
+        try:
+            exercise.run(job, manifest)
+        finally:
+            self.exercise = None
+            empty_directory(self.scratch_dir)
+        return exercise.result()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="clawft verifier isolation child")
     parser.add_argument("--memory-bytes", type=int, required=True)
+    parser.add_argument(
+        "--scratch-dir",
+        type=Path,
+        required=True,
+        help="an empty directory the parent owns (and removes); plugins' data directory",
+    )
+    parser.add_argument("--scratch-bytes", type=int, required=True)
     args = parser.parse_args()
     resource.setrlimit(resource.RLIMIT_DATA, (args.memory_bytes, args.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -181,16 +286,15 @@ def main() -> int:
         http=HttpPolicy(offline=True),
         # Smoke runs are short; let every log line through so the audit shows them all.
         log_rate=RateLimit(per_second=1000.0, burst=1000),
-        # The data directory is a scratch one, deleted after the run: nothing to make durable.
+        # The data directory is a scratch one, emptied after the run: nothing to make durable,
+        # and a bounded amount to write.
         durable_writes=False,
+        write_budget_bytes=args.scratch_bytes,
     )
-    # Verification compiles every upload once and runs it briefly: Cranelift's optimiser would
-    # cost more than it saves. Fuel, epochs and limits, the sandbox itself, are the same.
-    engine = PluginEngine(EngineOptions(cranelift_opt_level="none"))
-    host = PluginHost(settings, engine=engine, log_sink=lambda _plugin, _level, _message: None)
     # Protocol messages get their own descriptor; anything a library prints goes to stderr.
-    stdout = os.fdopen(os.dup(1), "wb")
+    replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
+    analyser = Analyser(settings, args.scratch_dir, replies)
     stdin = sys.stdin.buffer
     while True:
         try:
@@ -199,11 +303,11 @@ def main() -> int:
             return 0
         _limit_cpu(job.cpu_seconds)
         try:
-            write_message(stdout, analyse(host, job))
+            analyser.reply(analyser.analyse(job))
         except MemoryError:
-            write_message(stdout, ChildFailure(error="memory limit reached"))
+            analyser.reply(ChildFailure(error="memory limit reached"))
         except Exception as exc:  # report, do not die: the parent records the reason
-            write_message(stdout, ChildFailure(error=f"{type(exc).__name__}: {exc}"))
+            analyser.reply(ChildFailure(error=f"{type(exc).__name__}: {exc}"))
 
 
 if __name__ == "__main__":

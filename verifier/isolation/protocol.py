@@ -49,6 +49,8 @@ class AnalyseResult(msgspec.Struct, frozen=True, kw_only=True, tag="result"):
     describe_error: str | None = None
     vectors: list[VectorOutcome] = msgspec.field(default_factory=list)
     audit: list[AuditEntry] = msgspec.field(default_factory=list)
+    stopped: bool = False
+    """A call outlived its timeout: this reply ends with it, and the child has exited."""
 
 
 class ChildFailure(msgspec.Struct, frozen=True, kw_only=True, tag="failure"):

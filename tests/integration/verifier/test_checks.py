@@ -276,13 +276,43 @@ def test_wall_clock_limit_kills_and_replaces_the_child(
     settings = VerifierSettings(isolation=IsolationLimits(cpu_seconds=30, wall_seconds=1.5))
     analyser = IsolatedAnalyser(settings.isolation)
     try:
+        verify_plugin(upload_of(built["notes"]), settings=settings, analyser=analyser)
+        killed_scratch = analyser.scratch_dir
+        assert killed_scratch is not None
         report = verify_plugin(upload_of(component.parent), settings=settings, analyser=analyser)
         passed, reason = check(report, "component-structure")
         assert not passed and "wall-clock limit of 1.5 s" in reason
+        # The killed child's scratch directory went with it.
+        assert not Path(killed_scratch).exists()
         again = verify_plugin(upload_of(built["hello"]), settings=settings, analyser=analyser)
         assert again.verdict == "approved"
+        assert analyser.scratch_dir not in (None, killed_scratch)
     finally:
         analyser.close()
+    assert analyser.scratch_dir is None
+
+
+def test_no_plugin_sees_the_files_another_left(built: dict[str, Path], tmp_path: Path) -> None:
+    """The child reuses one data directory and empties it around every job: after notes saved
+    notes/today.txt, a plugin loading that path finds nothing."""
+    analyser = IsolatedAnalyser(SETTINGS.isolation)
+    loader = with_manifest(
+        built["notes"],
+        tmp_path / "loader",
+        tests=[SmokeTest(tool="load", input='{"path": "notes/today.txt"}', expect="error")],
+    )
+    try:
+        saved = verify(upload_of(built["notes"]), analyser)
+        assert saved.verdict == "approved"
+        assert "write-file" in {entry.function for entry in saved.audit}
+        scratch = analyser.scratch_dir
+        assert scratch is not None and not any(Path(scratch).iterdir())
+        report = verify(upload_of(loader.parent), analyser)
+        assert report.verdict == "approved", [c.reason for c in report.failures]
+        assert analyser.scratch_dir == scratch  # the same child, the same directory
+    finally:
+        analyser.close()
+    assert not Path(scratch).exists()
 
 
 def test_report_is_stable_json(built: dict[str, Path], analyser: IsolatedAnalyser) -> None:
@@ -293,3 +323,65 @@ def test_report_is_stable_json(built: dict[str, Path], analyser: IsolatedAnalyse
     assert decoded == first
     text = first.to_json().decode()
     assert text.index('"audit"') < text.index('"checks"') < text.index('"verdict"')
+
+
+def test_a_call_past_its_timeout_is_reported_as_the_edge_words_it(
+    built: dict[str, Path], tmp_path: Path
+) -> None:
+    """The child compiles without epochs; its watchdog stops a call at the plugin's timeout,
+    keeps what ran before it (describe() here), words the reason as the edge's epoch trap does,
+    and ends the child, which the analyser replaces."""
+    from client.host import HostSettings, PluginHost, TimeoutExceeded
+
+    component = with_manifest(
+        built["slow-loop"],
+        tmp_path / "slow",
+        resources={"timeout_s": 0.5},
+        tests=[SmokeTest(tool="spin", input="{}", expect="ok")],
+    )
+    analyser = IsolatedAnalyser(SETTINGS.isolation)
+    try:
+        verify(upload_of(built["hello"]), analyser)
+        first_scratch = analyser.scratch_dir
+        report = verify(upload_of(component.parent), analyser)
+        behaviour = next(c for c in report.checks if c.name == "behaviour")
+        assert not behaviour.passed
+        assert behaviour.details["tools"] == ["spin"]  # describe() ran before the timeout
+        (vector,) = behaviour.details["vectors"]
+        assert vector["outcome"] == "trap"
+        # The next job runs in a new child.
+        assert analyser.scratch_dir not in (None, first_scratch)
+        assert not Path(first_scratch or "").exists()
+        assert verify(upload_of(built["hello"]), analyser).verdict == "approved"
+    finally:
+        analyser.close()
+    edge = PluginHost(HostSettings(cache_dir=None)).load(component)
+    with pytest.raises(TimeoutExceeded) as edge_error:
+        edge.invoke("spin", "{}")
+    assert vector["detail"] == str(edge_error.value)
+
+
+def test_scratch_directory_is_memory_backed_and_bounded(
+    built: dict[str, Path], tmp_path: Path
+) -> None:
+    """By default the scratch directory lives in /dev/shm (where there is one); a configured
+    root wins; and what a plugin may write there in one verification is bounded."""
+    analyser = IsolatedAnalyser(SETTINGS.isolation)
+    try:
+        verify(upload_of(built["hello"]), analyser)
+        scratch = Path(analyser.scratch_dir or "")
+        if Path("/dev/shm").is_dir():
+            assert scratch.parent == Path("/dev/shm")
+    finally:
+        analyser.close()
+    limits = IsolationLimits(scratch_bytes=4, scratch_root=tmp_path)
+    settings = VerifierSettings(isolation=limits)
+    bounded = IsolatedAnalyser(limits)
+    try:
+        report = verify_plugin(upload_of(built["notes"]), settings=settings, analyser=bounded)
+        assert Path(bounded.scratch_dir or "").parent == tmp_path
+    finally:
+        bounded.close()
+    passed, reason = check(report, "behaviour")
+    assert not passed and "of the 4 bytes it may write" in reason
+    assert list(tmp_path.iterdir()) == []
