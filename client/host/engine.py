@@ -39,6 +39,17 @@ class EngineOptions:
         )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def config(self) -> wasmtime.Config:
+        """A wasmtime configuration with these options (component model on)."""
+        config = wasmtime.Config()
+        config.consume_fuel = self.consume_fuel
+        config.epoch_interruption = self.epoch_interruption
+        config.max_wasm_stack = self.max_wasm_stack
+        config.cranelift_opt_level = self.cranelift_opt_level
+        config.native_unwind_info = self.native_unwind_info
+        config.wasm_component_model = True
+        return config
+
 
 class EpochTicker:
     """A daemon thread that increments the engine's epoch every ``tick_s`` seconds."""
@@ -70,14 +81,7 @@ class PluginEngine:
         self.options = options or EngineOptions()
         self.fingerprint = self.options.fingerprint()
         """Digest of the wasmtime version and configuration (the compiled cache's key)."""
-        config = wasmtime.Config()
-        config.consume_fuel = self.options.consume_fuel
-        config.epoch_interruption = self.options.epoch_interruption
-        config.max_wasm_stack = self.options.max_wasm_stack
-        config.cranelift_opt_level = self.options.cranelift_opt_level
-        config.native_unwind_info = self.options.native_unwind_info
-        config.wasm_component_model = True
-        self.engine = wasmtime.Engine(config)
+        self.engine = wasmtime.Engine(self.options.config())
         self.ticker = EpochTicker(self.engine, tick_s) if self.options.epoch_interruption else None
 
 

@@ -47,6 +47,15 @@ UNBOUNDED_BUDGET = SizeBudget(
 )
 
 
+# Verification compiles every upload once and runs it briefly: Cranelift's optimiser would cost
+# more than it saves, nothing here unwinds natively through wasm frames, and the call watchdog
+# stands in for epoch interruption. Fuel, memory and table limits, the timeouts and the host
+# functions, the sandbox itself, are the edge's.
+VERIFIER_ENGINE = EngineOptions(
+    cranelift_opt_level="none", native_unwind_info=False, epoch_interruption=False
+)
+
+
 def _limit_cpu(seconds: int) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     used = int(usage.ru_utime + usage.ru_stime) + 1
@@ -189,18 +198,9 @@ class Analyser:
         self.reply_lock = threading.Lock()
         self.exercise: Exercise | None = None
         self.watchdog = CallWatchdog(self._expired, reply_lock=self.reply_lock)
-        # Verification compiles every upload once and runs it briefly: Cranelift's optimiser
-        # would cost more than it saves, nothing here unwinds natively through wasm frames,
-        # and the watchdog stands in for epoch interruption. Fuel, memory and table limits,
-        # the timeouts and the host functions, the sandbox itself, are the edge's.
-        engine = PluginEngine(
-            EngineOptions(
-                cranelift_opt_level="none", native_unwind_info=False, epoch_interruption=False
-            )
-        )
         self.host = PluginHost(
             settings,
-            engine=engine,
+            engine=PluginEngine(VERIFIER_ENGINE),
             log_sink=lambda _plugin, _level, _message: None,
             call_watch=self.watchdog,
         )
