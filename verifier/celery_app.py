@@ -82,6 +82,7 @@ class WorkerSettings:
 
     def __post_init__(self) -> None:
         wall = self.verifier.isolation.wall_seconds
+        root = self.verifier.isolation.scratch_root
         problems = [
             (self.time_limit_s <= self.soft_time_limit_s, "CLAWFT_TASK_TIME_LIMIT_S must exceed "
              "CLAWFT_TASK_SOFT_TIME_LIMIT_S"),
@@ -99,6 +100,10 @@ class WorkerSettings:
             (not 1 <= self.retry_backoff_s <= self.retry_backoff_max_s,
              "CLAWFT_TASK_RETRY_BACKOFF_S must be at least 1 and at most the maximum backoff"),
             (self.max_upload_file_bytes < 1, "CLAWFT_MAX_UPLOAD_FILE_BYTES must be positive"),
+            (self.verifier.isolation.scratch_bytes < 0,
+             "CLAWFT_VERIFIER_SCRATCH_BYTES must not be negative"),
+            (root is not None and not root.is_dir(),
+             f"CLAWFT_VERIFIER_SCRATCH_DIR ({root}) is not a directory; create it or unset it"),
         ]  # fmt: skip
         failed = [message for broken, message in problems if broken]
         if failed:
@@ -114,6 +119,10 @@ class WorkerSettings:
             cpu_seconds=_get(env, "CLAWFT_VERIFIER_CPU_SECONDS", int, di.cpu_seconds),
             memory_bytes=_get(env, "CLAWFT_VERIFIER_MEMORY_BYTES", int, di.memory_bytes),
             wall_seconds=_get(env, "CLAWFT_VERIFIER_WALL_SECONDS", float, di.wall_seconds),
+            scratch_bytes=_get(env, "CLAWFT_VERIFIER_SCRATCH_BYTES", int, di.scratch_bytes),
+            scratch_root=Path(env["CLAWFT_VERIFIER_SCRATCH_DIR"])
+            if env.get("CLAWFT_VERIFIER_SCRATCH_DIR")
+            else None,
         )
         trust_config = env.get("CLAWFT_VERIFIER_TRUST_CONFIG")
         verifier = VerifierSettings(

@@ -20,12 +20,13 @@ class IsolationLimits:
     """Data segment of the child (RLIMIT_DATA): compiler and plugin memory together."""
     wall_seconds: float = 60.0
     """Wall-clock bound of one verification in the child; past it the child is killed."""
-    scratch_bytes: int = 64 * MIB
+    scratch_bytes: int = 16 * MIB
     """What a plugin may write (``write-file``, in total) to its scratch data directory in one
-    verification."""
+    verification (``CLAWFT_VERIFIER_SCRATCH_BYTES``)."""
     scratch_root: Path | None = None
-    """Where the child's scratch data directory is made; ``None``: ``/dev/shm`` where the
-    system has it (memory-backed, and bounded by ``scratch_bytes``), else the temp directory."""
+    """Where the child's scratch data directory is made (``CLAWFT_VERIFIER_SCRATCH_DIR``);
+    ``None``: ``/dev/shm`` when it is writable with room to spare (memory-backed, so a
+    plugin's writes cost no disk I/O), else the temp directory."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,14 +40,25 @@ __all__ = ["AnalyseJob", "AnalyseResult", "IsolatedAnalyser", "IsolationLimitExc
 MEMORY_BACKED_TMP = Path("/dev/shm")  # noqa: S108 (mkdtemp makes a private directory there)
 
 
+SCRATCH_HEADROOM = 16
+"""The memory-backed directory is used only with room for this many full scratch budgets (a
+container's default 64 MB one is not, and what else uses it keeps its space)."""
+
+
 def scratch_root(limits: IsolationLimits) -> Path | None:
     """Where scratch directories go: the configured root, else a memory-backed one when the
-    system has it (a plugin's writes then cost no disk I/O), else the temp directory."""
+    system has one with room to spare (a plugin's writes then cost no disk I/O), else the temp
+    directory (``None``)."""
     if limits.scratch_root is not None:
         return limits.scratch_root
-    if MEMORY_BACKED_TMP.is_dir() and os.access(MEMORY_BACKED_TMP, os.W_OK | os.X_OK):
-        return MEMORY_BACKED_TMP
-    return None
+    if not (MEMORY_BACKED_TMP.is_dir() and os.access(MEMORY_BACKED_TMP, os.W_OK | os.X_OK)):
+        return None
+    try:
+        space = os.statvfs(MEMORY_BACKED_TMP)
+    except OSError:
+        return None
+    room = space.f_bavail * space.f_frsize
+    return MEMORY_BACKED_TMP if room >= SCRATCH_HEADROOM * limits.scratch_bytes else None
 
 
 class IsolationLimitExceeded(Exception):

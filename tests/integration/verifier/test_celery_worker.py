@@ -407,11 +407,15 @@ def test_worker_settings_come_from_the_environment(tmp_path: Path) -> None:
             "CLAWFT_WORKER_MAX_TASKS_PER_CHILD": "7",
             "CLAWFT_VERIFIER_WALL_SECONDS": "30",
             "CLAWFT_VERIFIER_STAGING": "yes",
+            "CLAWFT_VERIFIER_SCRATCH_BYTES": "1048576",
+            "CLAWFT_VERIFIER_SCRATCH_DIR": str(tmp_path),
         }
     )
     assert settings.result_backend == "redis://127.0.0.1:1/2"
     assert settings.uploads_dir == tmp_path
     assert settings.verifier.isolation.wall_seconds == 30.0 and settings.verifier.staging
+    assert settings.verifier.isolation.scratch_bytes == 1 << 20
+    assert settings.verifier.isolation.scratch_root == tmp_path
     app = create_celery(settings)
     assert app.conf.worker_max_tasks_per_child == 7
     assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
@@ -433,6 +437,8 @@ def test_worker_settings_come_from_the_environment(tmp_path: Path) -> None:
         ({"CLAWFT_TASK_SOFT_TIME_LIMIT_S": "30"}, "must exceed the isolation wall-clock limit"),
         ({"CLAWFT_BROKER_VISIBILITY_TIMEOUT_S": "100"}, "delivered twice"),
         ({"CLAWFT_VERIFIER_STAGING": "maybe"}, "CLAWFT_VERIFIER_STAGING='maybe'"),
+        ({"CLAWFT_VERIFIER_SCRATCH_BYTES": "-1"}, "must not be negative"),
+        ({"CLAWFT_VERIFIER_SCRATCH_DIR": "/no/such/dir"}, "is not a directory"),
     ],
 )
 def test_inconsistent_worker_settings_are_refused(env: dict[str, str], message: str) -> None:
