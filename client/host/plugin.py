@@ -3,7 +3,9 @@
 Loading checks, in order: the size budget (before compiling anything), the component's
 structure, its imports (:class:`ImportPolicy`) and exports, then compiles once (or takes the
 compiled form from the disk cache) and builds the plugin's linker. Every call gets a new
-``Store`` with its fuel, epoch deadline and store limits, so no state survives between calls.
+``Store`` with its fuel, epoch deadline and store limits, so no state survives between calls
+(on an engine without epochs, the host's :class:`~client.host.timeouts.CallWatch` holds the
+deadline instead).
 """
 
 from __future__ import annotations
