@@ -33,6 +33,7 @@ test: lint typecheck
 bench: plugins
 	$(BIN)/python bench/host_overhead.py
 	$(BIN)/python bench/verify_latency.py
+	$(BIN)/python bench/verify_latency.py --plugin notes
 	$(BIN)/python bench/registry_download.py
 
 serve: plugins

@@ -4,7 +4,9 @@ wasmtime does not treat a component that is slow to compile as a vulnerability, 
 verifier never compiles uploaded bytes in its own process. :class:`IsolatedAnalyser` keeps one
 warm child (``python -m verifier.isolation.child``) and sends it jobs; the child runs each under
 a CPU-time limit and a data-segment limit, and the parent adds a wall-clock bound. A child that
-blows a limit is killed and replaced, and the job's result says which limit it hit.
+blows a limit is killed and replaced, and the job's result says which limit it hit; one whose
+plugin ran past its own timeout reports it and ends itself, and is replaced too. The parent owns
+each child's scratch directory (the plugins' data directory) and removes it with the child.
 """
 
 from __future__ import annotations
