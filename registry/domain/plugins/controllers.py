@@ -150,9 +150,7 @@ class PluginController(Controller):
         if found.size <= cache.max_blob_bytes:
             data = cache.blob(found.sha256)
             if data is None:
-                data = await sync_to_thread(
-                    services.blobs.get, found.sha256, max_bytes=found.size
-                )
+                data = await sync_to_thread(services.blobs.get, found.sha256, max_bytes=found.size)
                 cache.keep(found.sha256, data)
             return Response(data, media_type="application/octet-stream", headers=headers)
         stream = await sync_to_thread(services.blobs.open, found.sha256)
