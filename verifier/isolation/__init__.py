@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,33 +33,10 @@ from verifier.isolation.protocol import (
     ChildFailure,
     write_message,
 )
+from verifier.isolation.scratch import ScratchDirectory, scratch_root, sweep_abandoned
 from verifier.settings import IsolationLimits
 
 __all__ = ["AnalyseJob", "AnalyseResult", "IsolatedAnalyser", "IsolationLimitExceeded"]
-
-
-MEMORY_BACKED_TMP = Path("/dev/shm")  # noqa: S108 (mkdtemp makes a private directory there)
-
-
-SCRATCH_HEADROOM = 16
-"""The memory-backed directory is used only with room for this many full scratch budgets (a
-container's default 64 MB one is not, and what else uses it keeps its space)."""
-
-
-def scratch_root(limits: IsolationLimits) -> Path | None:
-    """Where scratch directories go: the configured root, else a memory-backed one when the
-    system has one with room to spare (a plugin's writes then cost no disk I/O), else the temp
-    directory (``None``)."""
-    if limits.scratch_root is not None:
-        return limits.scratch_root
-    if not (MEMORY_BACKED_TMP.is_dir() and os.access(MEMORY_BACKED_TMP, os.W_OK | os.X_OK)):
-        return None
-    try:
-        space = os.statvfs(MEMORY_BACKED_TMP)
-    except OSError:
-        return None
-    room = space.f_bavail * space.f_frsize
-    return MEMORY_BACKED_TMP if room >= SCRATCH_HEADROOM * limits.scratch_bytes else None
 
 
 class IsolationLimitExceeded(Exception):
@@ -74,7 +50,7 @@ class IsolatedAnalyser:
         self.limits = limits
         self._child: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
-        self._scratch: str | None = None
+        self._scratch: ScratchDirectory | None = None
         self._lock = threading.Lock()
 
     def _start(self) -> subprocess.Popen[bytes]:
@@ -84,8 +60,11 @@ class IsolatedAnalyser:
         # Kept open for the child's lifetime; its tail explains an unexpected exit.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         # The plugins' data directory, reused job after job (the child empties it); this
-        # process removes it with the child, even one that was killed.
-        self._scratch = tempfile.mkdtemp(prefix="clawft-verify-", dir=scratch_root(self.limits))
+        # process removes it with the child, even one that was killed, and removes those of
+        # owners that died before they could.
+        root = scratch_root(self.limits)
+        sweep_abandoned(root)
+        self._scratch = scratch = ScratchDirectory(root)
         return subprocess.Popen(
             [
                 sys.executable,
@@ -94,7 +73,7 @@ class IsolatedAnalyser:
                 "--memory-bytes",
                 str(self.limits.memory_bytes),
                 "--scratch-dir",
-                self._scratch,
+                str(scratch.path),
                 "--scratch-bytes",
                 str(self.limits.scratch_bytes),
             ],
@@ -105,9 +84,9 @@ class IsolatedAnalyser:
         )
 
     @property
-    def scratch_dir(self) -> str | None:
+    def scratch_dir(self) -> Path | None:
         """The running child's scratch directory (the plugins' data directory), if any."""
-        return self._scratch
+        return self._scratch.path if self._scratch is not None else None
 
     def analyse(
         self, job: AnalyseJob, *, meanwhile: Callable[[], object] | None = None
@@ -240,7 +219,7 @@ class IsolatedAnalyser:
     def _forget(self) -> None:
         self._child = None
         if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch.remove()
             self._scratch = None
 
     def close(self) -> None:

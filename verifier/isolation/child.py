@@ -15,6 +15,7 @@ import argparse
 import os
 import resource
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -295,12 +296,23 @@ def main() -> int:
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     analyser = Analyser(settings, args.scratch_dir, replies)
-    stdin = sys.stdin.buffer
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        serve(analyser, sys.stdin.buffer)
+    finally:
+        # The parent closed the pipe, died, or stops the whole group: the scratch directory
+        # goes now (the parent removes it too, if it can).
+        shutil.rmtree(args.scratch_dir, ignore_errors=True)
+    return 0
+
+
+def serve(analyser: Analyser, jobs: IO[bytes]) -> None:
+    """Answer jobs until the pipe closes."""
     while True:
         try:
-            job = read_message(stdin, AnalyseJob)
+            job = read_message(jobs, AnalyseJob)
         except EOFError:
-            return 0
+            return
         _limit_cpu(job.cpu_seconds)
         try:
             analyser.reply(analyser.analyse(job))
@@ -308,6 +320,10 @@ def main() -> int:
             analyser.reply(ChildFailure(error="memory limit reached"))
         except Exception as exc:  # report, do not die: the parent records the reason
             analyser.reply(ChildFailure(error=f"{type(exc).__name__}: {exc}"))
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

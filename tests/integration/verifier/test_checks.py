@@ -16,7 +16,8 @@ import wasmtime
 from client.manifest import SmokeTest
 from tests.conftest import component_of, with_manifest
 from verifier import PluginUpload, VerificationReport, VerifierSettings, verify_plugin
-from verifier.isolation import IsolatedAnalyser, scratch_root
+from verifier.isolation import IsolatedAnalyser
+from verifier.isolation.scratch import scratch_root
 from verifier.settings import IsolationLimits
 
 SETTINGS = VerifierSettings()
@@ -371,13 +372,13 @@ def test_scratch_directory_is_memory_backed_and_bounded(
     try:
         verify(upload_of(built["hello"]), analyser)
         scratch = Path(analyser.scratch_dir or "")
-        assert scratch.parent == (scratch_root(SETTINGS.isolation) or Path(tempfile.gettempdir()))
+        assert scratch.parent == scratch_root(SETTINGS.isolation)
     finally:
         analyser.close()
     if Path("/dev/shm").is_dir():  # a machine of this kind: a large /dev/shm
         assert scratch_root(SETTINGS.isolation) == Path("/dev/shm")
         # A budget the memory-backed directory has no room for sends scratch to disk.
-        assert scratch_root(IsolationLimits(scratch_bytes=1 << 50)) is None
+        assert scratch_root(IsolationLimits(scratch_bytes=1 << 50)) == Path(tempfile.gettempdir())
     limits = IsolationLimits(scratch_bytes=4, scratch_root=tmp_path)
     settings = VerifierSettings(isolation=limits)
     bounded = IsolatedAnalyser(limits)
