@@ -30,9 +30,9 @@ _PRIMITIVES: dict[type, str] = {
 
 def render_type(ty: Any) -> str:
     """WIT text of a value type."""
-    for cls, name in _PRIMITIVES.items():
-        if isinstance(ty, cls):
-            return name
+    primitive = _PRIMITIVES.get(type(ty))
+    if primitive is not None:
+        return primitive
     if isinstance(ty, wc.ListType):
         return f"list<{render_type(ty.element)}>"
     if isinstance(ty, wc.TupleType):
@@ -40,13 +40,11 @@ def render_type(ty: Any) -> str:
     if isinstance(ty, wc.OptionType):
         return f"option<{render_type(ty.payload)}>"
     if isinstance(ty, wc.ResultType):
-        ok = "_" if ty.ok is None else render_type(ty.ok)
-        err = "_" if ty.err is None else render_type(ty.err)
-        if ty.ok is None and ty.err is None:
-            return "result"
-        if ty.err is None:
-            return f"result<{ok}>"
-        return f"result<{ok}, {err}>"
+        ok_type, err_type = ty.ok, ty.err  # each read is a call into wasmtime
+        ok = "_" if ok_type is None else render_type(ok_type)
+        if err_type is None:
+            return "result" if ok_type is None else f"result<{ok}>"
+        return f"result<{ok}, {render_type(err_type)}>"
     if isinstance(ty, wc.RecordType):
         fields = ", ".join(f"{name}: {render_type(t)}" for name, t in ty.fields)
         return f"record {{ {fields} }}"
