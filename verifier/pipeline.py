@@ -133,7 +133,9 @@ def verify_plugin(
     parsed: list[PluginManifest | None] = [None]
 
     def cheap_checks() -> None:
-        """Checks 1 and 2: pure and quick; they run while the child compiles."""
+        """Checks 1 and 2: pure and quick; they run while the child works (once)."""
+        if checks:
+            return
         manifest_started = time.perf_counter()
         manifest_check, parsed[0] = check_manifest(
             upload.manifest, upload.component_name, upload.component, settings
@@ -147,6 +149,7 @@ def verify_plugin(
         analysed, audit = _analyse(
             upload, settings, analyser or shared_analyser(settings), cheap_checks
         )
+        cheap_checks()  # if the child failed before the analyser got to them
         if checks[1].passed:
             checks += analysed
         else:

@@ -31,6 +31,7 @@ from verifier.isolation.protocol import (
     AnalyseJob,
     AnalyseResult,
     ChildFailure,
+    Compiled,
     write_message,
 )
 from verifier.isolation.scratch import ScratchDirectory, scratch_root, sweep_abandoned
@@ -93,8 +94,10 @@ class IsolatedAnalyser:
     ) -> AnalyseResult:
         """Run ``job`` in the child; raise :class:`IsolationLimitExceeded` if a limit hit.
 
-        ``meanwhile`` runs in this process while the child works (the verifier does its cheap
-        checks there, on the other core).
+        ``meanwhile`` runs in this process while the child works: once the child says the
+        component compiled (compiling keeps both cores busy; running it, one), or after the
+        reply when the job ends at compiling; not at all if the child fails first. The verifier
+        does its cheap checks there.
         """
         with self._lock:
             if self._child is None or self._child.poll() is not None:
@@ -104,13 +107,17 @@ class IsolatedAnalyser:
             deadline = time.monotonic() + self.limits.wall_seconds
             try:
                 write_message(child.stdin, job)
+                reply = self._read_reply(child.stdout, deadline)
                 if meanwhile is not None:
                     try:
                         meanwhile()
                     except BaseException:
                         self._kill(child)  # its reply would be out of step with the next job
                         raise
-                reply = self._read_reply(child.stdout, deadline)
+                if isinstance(reply, Compiled):
+                    reply = self._read_reply(child.stdout, deadline)
+                if isinstance(reply, Compiled):
+                    raise EOFError("the child reported compiling twice")
             except (BrokenPipeError, EOFError):
                 raise self._death(child) from None
             except TimeoutError:
@@ -139,14 +146,16 @@ class IsolatedAnalyser:
             raise IsolationLimitExceeded(f"the verifier's isolation child failed: {reply.error}")
         return reply
 
-    def _read_reply(self, stream: IO[bytes], deadline: float) -> AnalyseResult | ChildFailure:
+    def _read_reply(
+        self, stream: IO[bytes], deadline: float
+    ) -> AnalyseResult | ChildFailure | Compiled:
         header = self._read(stream, _LENGTH.size, deadline)
         (size,) = _LENGTH.unpack(header)
         if size > MAX_MESSAGE_BYTES:
             raise EOFError("reply too large")
         payload = self._read(stream, size, deadline)
-        result: AnalyseResult | ChildFailure = msgspec.msgpack.decode(
-            payload, type=AnalyseResult | ChildFailure
+        result: AnalyseResult | ChildFailure | Compiled = msgspec.msgpack.decode(
+            payload, type=AnalyseResult | ChildFailure | Compiled
         )
         return result
 

@@ -36,6 +36,7 @@ from verifier.isolation.protocol import (
     AnalyseJob,
     AnalyseResult,
     ChildFailure,
+    Compiled,
     VectorOutcome,
     read_message,
     write_message,
@@ -206,7 +207,7 @@ class Analyser:
             call_watch=self.watchdog,
         )
 
-    def reply(self, message: AnalyseResult | ChildFailure) -> None:
+    def reply(self, message: AnalyseResult | ChildFailure | Compiled) -> None:
         with self.reply_lock:
             write_message(self.replies, message)
 
@@ -239,6 +240,7 @@ class Analyser:
             return result
         if ImportPolicy().violations(compiled.shape) or export_problems(compiled.shape):
             return result
+        self.reply(Compiled())
         try:
             manifest = parse_manifest(job.manifest)
         except ManifestInvalid as exc:

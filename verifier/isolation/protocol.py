@@ -53,6 +53,11 @@ class AnalyseResult(msgspec.Struct, frozen=True, kw_only=True, tag="result"):
     """A call outlived its timeout: this reply ends with it, and the child has exited."""
 
 
+class Compiled(msgspec.Struct, frozen=True, tag="compiled"):
+    """The component compiled and the child goes on to run it: from here on it needs one core,
+    so this is the parent's cue to do its own share of the work."""
+
+
 class ChildFailure(msgspec.Struct, frozen=True, kw_only=True, tag="failure"):
     """The child could not do the job (a bug or a broken input), reported instead of dying."""
 
