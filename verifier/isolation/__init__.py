@@ -11,6 +11,7 @@ each child's scratch directory (the plugins' data directory) and removes it with
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -134,9 +135,10 @@ class IsolatedAnalyser:
             if isinstance(reply, ChildFailure) or reply.stopped:
                 # A child that failed a job may be in any state, and one whose plugin ran past
                 # its timeout has ended itself: the next job gets a fresh child, which starts
-                # now so that it is warm by then.
+                # now so that it is warm by then (or with that job, if it cannot start now).
                 self._stop(child)
-                self._child = self._start()
+                with contextlib.suppress(OSError):
+                    self._child = self._start()
         if isinstance(reply, ChildFailure):
             if "memory" in reply.error:
                 raise IsolationLimitExceeded(
