@@ -199,6 +199,7 @@ def _applied_policy(
         wasi_allowlist=wasi,
         isolation_cpu_seconds=settings.isolation.cpu_seconds,
         isolation_memory_bytes=settings.isolation.memory_bytes,
+        isolation_scratch_bytes=settings.isolation.scratch_bytes,
         trusted_publishers=sorted(str(p) for p in publishers),
         sigstore_instance=instance.description,
     )

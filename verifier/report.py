@@ -11,7 +11,8 @@ import msgspec
 
 from client.host.audit import AuditEntry
 
-VERIFIER_VERSION = "0.1.0"
+VERIFIER_VERSION = "0.2.0"
+"""0.2.0: timeouts stop the run at the timed-out call; a scratch write budget."""
 
 Verdict = Literal["approved", "rejected"]
 
@@ -36,6 +37,8 @@ class AppliedPolicy(msgspec.Struct, frozen=True, kw_only=True):
     wasi_allowlist: list[str]
     isolation_cpu_seconds: int
     isolation_memory_bytes: int
+    isolation_scratch_bytes: int = 0
+    """What a plugin could write to its scratch data directory (0 in reports before 0.2.0)."""
     trusted_publishers: list[str]
     sigstore_instance: str
 
