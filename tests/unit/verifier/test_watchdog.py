@@ -43,7 +43,7 @@ def test_a_call_that_ends_in_time_is_left_alone(
     watchdog: CallWatchdog, expired: list[WatchedCall]
 ) -> None:
     for _ in range(5):
-        watchdog.arm("test/quick", "describe", 0.05)
+        watchdog.arm("test/quick", "describe", 1.0)
         watchdog.disarm()
     time.sleep(0.2)
     watchdog.stop()
