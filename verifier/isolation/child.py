@@ -254,9 +254,9 @@ class Analyser:
         job: AnalyseJob,
         base: AnalyseResult,
     ) -> AnalyseResult:
-        # The plugin's data directory is the child's scratch directory, emptied before and
-        # after every job, so no plugin sees what another left.
-        empty_directory(self.scratch_dir)
+        # The plugin's data directory is the child's scratch directory, emptied after every
+        # job, so no plugin sees what another left. A job that cannot empty it ends with a
+        # ChildFailure or the watchdog's exit, and the next job gets a new child and directory.
         try:
             plugin = self.host.load_compiled(compiled, manifest, data_dir=self.scratch_dir)
         except PluginLoadError as exc:

@@ -295,7 +295,7 @@ def test_wall_clock_limit_kills_and_replaces_the_child(
 
 
 def test_no_plugin_sees_the_files_another_left(built: dict[str, Path], tmp_path: Path) -> None:
-    """The child reuses one data directory and empties it around every job: after notes saved
+    """The child reuses one data directory and empties it after every job: after notes saved
     notes/today.txt, a plugin loading that path finds nothing."""
     analyser = IsolatedAnalyser(SETTINGS.isolation)
     loader = with_manifest(
