@@ -36,7 +36,7 @@ class AuditEntry(msgspec.Struct, frozen=True):
 
 def summarize(*parts: object) -> str:
     """A parameter summary, cut to a bounded length."""
-    text = " ".join(str(part) for part in parts)
+    text = " ".join(str(part)[:MAX_SUMMARY_CHARS] for part in parts)
     if len(text) > MAX_SUMMARY_CHARS:
         return text[: MAX_SUMMARY_CHARS - 1] + "…"
     return text

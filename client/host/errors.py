@@ -60,7 +60,7 @@ class ForbiddenImport(PluginLoadError):
         super().__init__(
             f"the component imports what the sandbox does not provide: {listed}. "
             "Plugins may import only clawft:plugin/host@0.1.x and the allowlisted WASI "
-            "interfaces; reach the network through host.http-request"
+            "interfaces, without their timers; reach the network through host.http-request"
         )
 
 

@@ -21,6 +21,15 @@ from client.host.sandbox import HostCallFailed, PluginSandbox, PolicyDenied
 _log = logging.getLogger("clawft.host")
 
 
+def utf8_size(text: str, bound: int) -> str:
+    """``"N bytes"``: the UTF-8 size of ``text``, encoding it only when that is cheap."""
+    if text.isascii():  # O(1) in CPython
+        return f"{len(text):,} bytes"
+    if len(text) > bound:
+        return f"over {bound:,} bytes"
+    return f"{len(text.encode('utf-8', errors='replace')):,} bytes"
+
+
 class HostFunctions:
     """Host functions of one plugin; ``define`` adds them to a linker instance."""
 
@@ -37,7 +46,11 @@ class HostFunctions:
         instance.add_func("log", self.log)
 
     def _run(self, function: str, params: str, action: Callable[[], Any]) -> tuple[bool, Any]:
-        """Run ``action``; audit it; return ``(True, value)`` or ``(False, error message)``."""
+        """Run ``action``; audit it; return ``(True, value)`` or ``(False, error message)``.
+
+        Past the call's deadline nothing runs: :class:`CallOutOfTime` ends the call.
+        """
+        self.sandbox.check_time()
         timer = AuditTimer()
         try:
             value = action()
@@ -87,7 +100,7 @@ class HostFunctions:
         return Variant("ok" if ok else "err", value)
 
     def write_file(self, _store: object, path: str, content: str) -> str | None:
-        params = summarize(path, f"({len(content.encode('utf-8', errors='replace')):,} bytes)")
+        params = summarize(path, f"({utf8_size(content, self.sandbox.settings.max_write_bytes)})")
         ok, value = self._run("write-file", params, lambda: self.sandbox.write_file(path, content))
         return None if ok else str(value)
 
@@ -97,6 +110,7 @@ class HostFunctions:
 
     def log(self, _store: object, level: int, message: str) -> None:
         # The hot path of chatty plugins: no helper objects, one clock read on each side.
+        self.sandbox.check_time()
         started, t0 = time.time(), time.perf_counter()
         if self.sandbox.log(level, message):
             self._drops.streak = 0

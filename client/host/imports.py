@@ -1,7 +1,8 @@
 """The shape of a component (imports and exports as WIT text) and the policies over it.
 
 ``ImportPolicy``: a component may import only ``clawft:plugin/host@0.1.x`` (with the world's
-exact function types) and the WASI preview-2 interfaces on the allowlist of ARCHITECTURE.md.
+exact function types) and the WASI preview-2 interfaces on the allowlist of ARCHITECTURE.md,
+less the functions that make timers (see ``TIMER_FUNCTIONS``).
 ``check_exports``: it must export ``clawft:plugin/tool@0.1.x`` with ``describe`` and ``invoke``
 of the world's exact types. Both report every problem, not only the first.
 """
@@ -47,6 +48,17 @@ WASI_ALLOWLIST: dict[str, frozenset[str] | None] = {
 }
 _WASI_VERSION = re.compile(r"^0\.2\.(0|[1-9]\d*)$")
 
+# Functions refused although their interface is allowed: each makes a timer, a pollable that
+# becomes ready only when time has passed. A plugin that blocks on one (``pollable.block``,
+# ``poll``) waits inside the host, where neither fuel nor epochs reach, for as long as it chose:
+# past its timeout, on a device and in the verifier alike. Without timers no allowed pollable
+# waits at all (stdin is empty and closed, stdout and stderr are always ready), so ``wasi:io``
+# itself stays allowed. A plugin that must wait can read ``monotonic-clock#now`` in a loop,
+# which fuel and the timeout bound.
+TIMER_FUNCTIONS: dict[str, frozenset[str]] = {
+    "wasi:clocks/monotonic-clock": frozenset({"subscribe-duration", "subscribe-instant"}),
+}
+
 ItemShape = str | dict[str, str]
 
 
@@ -89,12 +101,23 @@ class ImportPolicy:
             elif split_versioned(name)[0] == HOST_INTERFACE:
                 problems.append(f"{name} (this host provides {HOST_INTERFACE}@0.1.x)")
             elif is_allowed_wasi(name):
-                continue
+                problems.extend(_timer_problems(name, item))
             elif name.startswith("wasi:"):
                 problems.append(f"{name} (not on the sandbox's WASI allowlist)")
             else:
                 problems.append(f"{name} (unknown to the sandbox)")
         return problems
+
+
+def _timer_problems(name: str, item: ItemShape) -> list[str]:
+    refused = TIMER_FUNCTIONS.get(split_versioned(name)[0], frozenset())
+    if not refused or not isinstance(item, dict):
+        return []
+    return [
+        f"{name}#{func} (makes a timer to wait on, and a plugin waiting in the host cannot be "
+        "stopped at its timeout: plugins may not sleep)"
+        for func in sorted(refused & item.keys())
+    ]
 
 
 def find_tool_export(shape: ComponentShape) -> str | None:

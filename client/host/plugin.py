@@ -10,6 +10,7 @@ deadline instead).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -35,13 +36,14 @@ from client.host.errors import (
     NotAComponent,
     PluginError,
     SizeBudgetExceeded,
+    TimeoutExceeded,
 )
 from client.host.functions import HostFunctions
 from client.host.imports import ComponentShape, ImportPolicy, export_problems, find_tool_export
 from client.host.limits import ResourceLimits, resolve_limits
-from client.host.sandbox import LOG_LEVELS, LogSink, PluginSandbox
+from client.host.sandbox import LOG_LEVELS, CallOutOfTime, LogSink, PluginSandbox
 from client.host.settings import HostSettings
-from client.host.timeouts import CallWatch
+from client.host.timeouts import CallWatch, timeout_message
 from client.host.traps import classify_trap
 from client.host.world import HOST_INTERFACE, is_world_interface
 from client.manifest import (
@@ -334,6 +336,8 @@ class Plugin:
             result = func(store, *args)
             func.post_return(store)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            if self.sandbox.end_call():  # a host call found the call past its deadline
+                raise TimeoutExceeded(timeout_message(self.name, what, limits.timeout_s)) from None
             raise classify_trap(str(exc), plugin=self.name, what=what, limits=limits) from None
         finally:
             if watch is not None:
@@ -363,8 +367,15 @@ class Plugin:
         return config
 
     def _stream_to_log(self, level: int) -> Any:
+        limit = self.host.settings.max_log_bytes
+
         def write(data: bytes) -> None:
-            self.functions.log(None, level, data.decode("utf-8", errors="replace").rstrip("\n"))
+            # Cut before decoding: a plugin may hand over as much as its memory holds.
+            text = data[: limit + 4].decode("utf-8", errors="replace").rstrip("\n")
+            # wasmtime prints what a stream callback raises (onto stdout, which `run` answers
+            # on), so a write past the deadline is dropped here; the epoch ends the call.
+            with contextlib.suppress(CallOutOfTime):
+                self.functions.log(None, level, text)
 
         return write
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,33 @@ def test_run_failures_exit_1_with_a_reason(
     assert result.stdout == ""
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("until", ["later", "date"])
+def test_a_plugin_that_would_sleep_a_year_ends_at_once_with_a_reason(
+    built: dict[str, Path], cache: Path, tmp_path: Path, until: str
+) -> None:
+    """`run` and `verify` both refuse the sleeper for its timer imports, well within its
+    timeout of 30 s + 1 s (before, `run` slept for the year and `verify` approved it)."""
+    started = time.monotonic()
+    ran = cli(
+        "run",
+        component_of(built["sleeper"]),
+        "--tool",
+        "nap",
+        "--input",
+        json.dumps({"until": until}),
+        cache=cache,
+    )
+    assert time.monotonic() - started < 31
+    assert ran.returncode == 1 and ran.stdout == ""
+    reason = "wasi:clocks/monotonic-clock@0.2.0#subscribe-duration (makes a timer to wait on"
+    assert ran.stderr.startswith("error: ") and reason in ran.stderr
+    verified = cli("verify", built["sleeper"], cache=cache)
+    assert verified.returncode == 1
+    assert verified.stdout.splitlines()[0].startswith("FAIL imports")
+    assert reason in verified.stdout.splitlines()[0]
+    assert verified.stdout.splitlines()[-1].startswith("verdict: rejected")
 
 
 @pytest.mark.parametrize(

@@ -35,8 +35,8 @@ def check_imports(shape: ComponentShape) -> CheckResult:
         return CheckResult(
             name=IMPORTS,
             passed=False,
-            reason=f"{len(offending)} import(s) outside the host interface and the WASI "
-            f"allowlist: {'; '.join(offending)}",
+            reason=f"{len(offending)} import(s) the sandbox refuses (it provides the host "
+            f"interface and the WASI allowlist, without timers): {'; '.join(offending)}",
             details={"offending": offending, "imports": sorted(shape.imports)},
         )
     return CheckResult(

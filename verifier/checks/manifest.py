@@ -15,14 +15,13 @@ import msgspec
 from client.host.limits import HARD_MAXIMA, MIB
 from client.host.sandbox.addresses import blocked_reason
 from client.host.sandbox.env import is_denied_env
-from client.manifest import ManifestInvalid, PluginManifest, parse_manifest
+from client.manifest import ManifestInvalid, PluginManifest, parse_manifest, parse_network_entry
 from verifier.report import CheckResult
 from verifier.settings import VerifierSettings
 
 NAME = "manifest"
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _LOCAL_NAMES = frozenset({"localhost", "local", "internal", "localdomain", "home", "lan"})
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # Characters that change how text is displayed without being seen: bidi overrides and
 # isolates, zero-width characters, and other format controls (Unicode category Cf).
 _INVISIBLE_CATEGORIES = {"Cf", "Cc", "Co", "Cs", "Cn"}
@@ -68,12 +67,17 @@ def _invisible(text: str) -> str | None:
 
 
 def valid_host_pattern(entry: str) -> str | None:
-    """Why a ``[permissions] network`` entry is malformed, or None."""
-    host = entry[2:] if entry.startswith("*.") else entry
-    if not host or (any(c in host for c in "/:@?#[]\\ ") and not _is_ipv6(host)):
-        return f"network entry {entry!r} must be a host name or *.domain (no scheme, port or path)"
+    """Why a ``[permissions] network`` entry names no host a plugin could reach, or None.
+
+    The entry's grammar (``host``, ``*.domain``, ``:port``) is the manifest parser's; this is
+    the policy over the host it names."""
+    try:
+        grant = parse_network_entry(entry)
+    except ValueError as exc:
+        return str(exc)
+    host = grant.host[2:] if grant.host.startswith("*.") else grant.host
     if _is_ip(host):
-        if entry.startswith("*."):
+        if grant.host.startswith("*."):
             return f"network entry {entry!r}: a wildcard needs a domain, not an address"
         reason = blocked_reason(ipaddress.ip_address(host))
         if reason:
@@ -84,7 +88,7 @@ def valid_host_pattern(entry: str) -> str | None:
     labels = host.split(".")
     if len(host) > 253 or not all(_LABEL.match(label) for label in labels):
         return f"network entry {entry!r} is not a valid host name"
-    if entry.startswith("*.") and len(labels) < 2:
+    if grant.host.startswith("*.") and len(labels) < 2:
         return f"network entry {entry!r}: a wildcard must cover a domain like *.example.com"
     if labels[-1].isdigit() or labels[-1].startswith("0x"):
         return (
@@ -104,27 +108,7 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _is_ipv6(text: str) -> bool:
-    try:
-        return ipaddress.ip_address(text).version == 6
-    except ValueError:
-        return False
-
-
-def valid_path(entry: str) -> str | None:
-    """Why a ``[permissions] filesystem`` entry is malformed, or None."""
-    if entry.startswith("/") or "\\" in entry or "\x00" in entry:
-        return f"filesystem entry {entry!r} must be a relative path inside the data directory"
-    if any(part == ".." for part in entry.split("/")):
-        return f"filesystem entry {entry!r} must not contain '..'"
-    if len(entry) > 255:
-        return f"filesystem entry {entry[:40]!r}… is longer than 255 characters"
-    return None
-
-
 def valid_env(entry: str) -> str | None:
-    if not _ENV_NAME.match(entry):
-        return f"env entry {entry!r} is not a valid environment variable name"
     if is_denied_env(entry):
         return f"env entry {entry!r} is on the host's deny list: plugins never receive it"
     return None
@@ -200,7 +184,6 @@ def check_manifest(
     problems: list[str] = []
     perms = manifest.permissions
     problems += [p for p in map(valid_host_pattern, perms.network) if p]
-    problems += [p for p in map(valid_path, perms.filesystem) if p]
     problems += [p for p in map(valid_env, perms.env) if p]
     problems += _resource_problems(manifest)
     for vector in manifest.tests:

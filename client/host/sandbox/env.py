@@ -11,9 +11,12 @@ from collections.abc import Iterable, Mapping
 
 from client.host.sandbox.decisions import PolicyDenied
 
-# Names no plugin may read, whatever its manifest says. Patterns are fnmatch-style, matched
-# against the upper-cased name.
+# Names no plugin may read, whatever its manifest says: the process's own identity and
+# search paths, cloud and tool credentials, and anything that by its name holds a secret,
+# a password, a private key or a connection string with credentials in it. Patterns are
+# fnmatch-style, matched against the upper-cased name.
 DENIED_ENV_PATTERNS: tuple[str, ...] = (
+    # the process itself
     "PATH",
     "HOME",
     "USER",
@@ -23,25 +26,49 @@ DENIED_ENV_PATTERNS: tuple[str, ...] = (
     "LD_*",
     "DYLD_*",
     "PYTHON*",
+    "CLAWFT_*",
+    # agents and cloud providers
     "SSH_*",
     "GPG_*",
     "AWS_*",
     "AZURE_*",
     "GOOGLE_*",
     "GCP_*",
-    "ANTHROPIC_API_KEY",
-    "OPENAI_API_KEY",
-    "*_API_KEY",
-    "*_APIKEY",
+    "KUBECONFIG",
+    "DOCKER_*",
+    "NETRC",
+    "GIT_ASKPASS",
+    # names that say they hold a secret
+    "*API_KEY*",
+    "*APIKEY*",
     "*_KEY",
+    "*PRIVATE_KEY*",
     "*_TOKEN",
-    "*_SECRET",
-    "*_SECRETS",
-    "*_PASSWORD",
-    "*_PASSWD",
-    "*_CREDENTIALS",
-    "*_PRIVATE_KEY",
-    "CLAWFT_*",
+    "*_TOKEN_*",
+    "TOKEN",
+    "*SECRET*",
+    "*PASSWORD*",
+    "*PASSWD*",
+    "*_PWD",
+    "*CREDENTIAL*",
+    "*_AUTH",
+    # database and service connection strings, which carry their passwords
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "MYSQL_PWD",
+    "*DATABASE_URL*",
+    "*_DSN",
+    "DSN",
+    "*_CONNECTION_STRING",
+    "*_CONN_STR",
+    "REDIS_URL",
+    "*_REDIS_URL",
+    "MONGODB_URI",
+    "*_MONGODB_URI",
+    "AMQP_URL",
+    "*_BROKER_URL",
+    # proxies, whose URLs may carry credentials
+    "*_PROXY",
 )
 
 

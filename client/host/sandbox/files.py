@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from client.host.sandbox.decisions import HostCallFailed, PolicyDenied
+from client.manifest import parse_filesystem_entry
 
 MAX_PATH_CHARS = 1024
 MAX_PATH_PARTS = 32
@@ -58,13 +59,8 @@ class PluginFiles:
         durable: bool = True,
     ) -> None:
         self._data_dir = data_dir
-        self._prefixes: list[tuple[str, ...]] = []
-        for entry in declared:
-            cleaned = entry.strip().rstrip("/")
-            if cleaned in ("", "."):
-                self._prefixes.append(())
-            else:
-                self._prefixes.append(_parts(cleaned))
+        # The manifest's parser: the verifier judged the same parts (a bad entry raises).
+        self._prefixes = [parse_filesystem_entry(entry) for entry in declared]
         self._max_read = max_read_bytes
         self._max_write = max_write_bytes
         self._write_budget = write_budget
@@ -128,6 +124,11 @@ class PluginFiles:
 
     def write(self, path: str, content: str) -> None:
         parts = self._check(path)
+        if len(content) > self._max_write:  # a character is at least one byte: refuse unencoded
+            raise PolicyDenied(
+                f"write of over {self._max_write:,} bytes refused: the limit is "
+                f"{self._max_write:,} bytes"
+            )
         data = content.encode("utf-8")
         if len(data) > self._max_write:
             raise PolicyDenied(

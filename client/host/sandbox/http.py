@@ -50,6 +50,32 @@ RESERVED_HEADERS = frozenset(
 )
 MAX_HEADER_CHARS = 8192
 MAX_URL_CHARS = 8192
+# Charsets a response body is decoded from when its server names one; anything else is read
+# as UTF-8 (with replacement). Each decodes in linear time: some of Python's codecs do not
+# (punycode is quadratic), and the server, not the host, would choose.
+RESPONSE_CHARSETS: dict[str, str] = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "us-ascii": "ascii",
+    "ascii": "ascii",
+    "iso-8859-1": "latin-1",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
+    "windows-1252": "cp1252",
+    "cp1252": "cp1252",
+    "utf-16": "utf-16",
+    "utf-16le": "utf-16-le",
+    "utf-16be": "utf-16-be",
+}
+
+
+def response_charset(declared: str | None) -> str:
+    """The codec a response body is decoded with: the declared charset if it is on the
+    allowlist, else UTF-8."""
+    if declared is None or len(declared) > 32:
+        return "utf-8"
+    return RESPONSE_CHARSETS.get(declared.strip().lower(), "utf-8")
+
 
 _resolver_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="dns")
 
@@ -150,9 +176,15 @@ class SandboxedHttp:
         host = parsed.host
         if not host:
             raise PolicyDenied("URL has no host")
-        if not self._allowlist.permits(host):
+        if not self._allowlist.permits_host(host):
             raise PolicyDenied(
                 f"host {host!r} is not in the manifest's [permissions] network allowlist"
+            )
+        port = parsed.port or (443 if scheme == "https" else 80)
+        if not self._allowlist.permits(host, port):
+            raise PolicyDenied(
+                f"port {port} of {host!r} is not allowed: a [permissions] network entry allows "
+                "ports 80 and 443 unless it names its port (host:port)"
             )
         return parsed
 
@@ -189,8 +221,11 @@ class SandboxedHttp:
             raise PolicyDenied(f"HTTP method {method[:20]!r} is not allowed")
         target = self.check_url(url)
         clean_headers = self._headers(headers)
+        limit = self._policy.max_request_body_bytes
+        if body is not None and len(body) > limit:  # at least one byte a character
+            raise PolicyDenied(f"request body of over {limit:,} bytes is over the limit")
         content = None if body is None else body.encode("utf-8")
-        if content is not None and len(content) > self._policy.max_request_body_bytes:
+        if content is not None and len(content) > limit:
             raise PolicyDenied(
                 f"request body of {len(content):,} bytes is over the "
                 f"{self._policy.max_request_body_bytes:,}-byte limit"
@@ -277,7 +312,4 @@ class SandboxedHttp:
             raise HostCallFailed(f"reading the response failed: {exc}") from None
         except zlib.error as exc:
             raise HostCallFailed(f"response is not valid {coding}: {exc}") from None
-        try:
-            return body.decode(response.charset_encoding or "utf-8", errors="replace")
-        except LookupError:
-            return body.decode("utf-8", errors="replace")
+        return body.decode(response_charset(response.charset_encoding), errors="replace")

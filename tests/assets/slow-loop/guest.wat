@@ -1,4 +1,6 @@
-    ;; spin: loops forever (fuel or the epoch deadline must stop it).
+    ;; spin: loops forever, logging "spin" on every turn: a host call costs little fuel and
+    ;; real time, so the timeout (or, in the verifier, its CPU and wall-clock limits) stops the
+    ;; loop long before its 10,000,000,000 units of fuel run out, however fast the machine.
     (func $describe (result i32)
       (call $ret_str (@str "[{\"name\":\"spin\",\"description\":\"Loops forever\",\"input_schema\":{\"type\":\"object\",\"properties\":{}}}]")))
 
@@ -12,5 +14,6 @@
     (func $spin (result i32)
       (loop $forever
         (global.set $spins (i64.add (global.get $spins) (i64.const 1)))
+        (call $host_log (i32.const 0) (@str "spin"))
         (br $forever))
       unreachable)

@@ -59,6 +59,11 @@ def _handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, body, {"Content-Encoding": "gzip"})
             elif url.path == "/missing":
                 self._send(404, b"no such thing")
+            elif url.path == "/charset":
+                # A body in the charset the query names: `name` goes into Content-Type as is.
+                body = {"latin": b"caf\xe9", "bulk": b"a" * (4 * MB - 16)}[query["body"][0]]
+                content_type = f"text/plain; charset={query['name'][0]}"
+                self._send(200, body, {"Content-Type": content_type})
             else:
                 self._send(200, b"ok")
 

@@ -66,11 +66,14 @@ def test_notes_saves_and_loads_in_its_data_dir(
 
 
 def _fetch_with_loopback(
-    make_host: Callable[..., PluginHost], built: dict[str, Path], tmp_path: Path
+    make_host: Callable[..., PluginHost], built: dict[str, Path], tmp_path: Path, port: int
 ) -> tuple[PluginHost, Path]:
-    """The fetch plugin, allowed to reach 127.0.0.1, on a host whose operator opened 127/8."""
+    """The fetch plugin, allowed to reach ``port`` of 127.0.0.1, on a host whose operator
+    opened 127/8."""
     component = with_manifest(
-        built["fetch"], tmp_path / "fetch", permissions={"network": ["127.0.0.1", "localhost"]}
+        built["fetch"],
+        tmp_path / "fetch",
+        permissions={"network": [f"127.0.0.1:{port}", f"localhost:{port}"]},
     )
     host = make_host(
         http=HttpPolicy(allowed_private_networks=(ipaddress.ip_network("127.0.0.0/8"),))
@@ -84,7 +87,7 @@ def test_fetch_reaches_an_operator_allowed_server(
     tmp_path: Path,
     local_server: LocalServer,
 ) -> None:
-    host, component = _fetch_with_loopback(make_host, built, tmp_path)
+    host, component = _fetch_with_loopback(make_host, built, tmp_path, local_server.port)
     plugin = host.load(component)
     out = plugin.invoke("get", json.dumps({"url": local_server.url("/hello")}))
     assert json.loads(out) == {"body": "hi from the loopback server"}

@@ -17,14 +17,27 @@ from typing import Any
 import pytest
 
 from client.host import HttpPolicy, Plugin, PluginError, PluginHost
+from client.manifest import MANIFEST_FILE_NAME, load_manifest
 from tests.conftest import component_of, with_manifest
 from tests.integration.host.conftest import LocalServer
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 
 
-def ssrf_probe(host: PluginHost, built: dict[str, Path]) -> Plugin:
-    return host.load(component_of(built["ssrf-probe"]))
+def ssrf_probe(
+    host: PluginHost, built: dict[str, Path], port: int | None = None, at: Path | None = None
+) -> Plugin:
+    """The SSRF probe; with ``port`` (and a directory ``at``), every host of its manifest is
+    allowed on that port too, so that only the address rules stand between it and the local
+    server."""
+    if port is None or at is None:
+        return host.load(component_of(built["ssrf-probe"]))
+    manifest = load_manifest(built["ssrf-probe"] / MANIFEST_FILE_NAME)
+    network = [
+        *manifest.permissions.network,
+        *(f"[{h}]:{port}" if ":" in h else f"{h}:{port}" for h in manifest.permissions.network),
+    ]
+    return host.load(with_manifest(built["ssrf-probe"], at, permissions={"network": network}))
 
 
 def get(plugin: Plugin, url: str) -> str:
@@ -48,9 +61,13 @@ SSRF_HOSTS = [
 
 @pytest.mark.parametrize("hostname", SSRF_HOSTS)
 def test_ssrf_forms_are_refused(
-    host: PluginHost, built: dict[str, Path], local_server: LocalServer, hostname: str
+    host: PluginHost,
+    built: dict[str, Path],
+    local_server: LocalServer,
+    hostname: str,
+    tmp_path: Path,
 ) -> None:
-    plugin = ssrf_probe(host, built)
+    plugin = ssrf_probe(host, built, local_server.port, tmp_path / "probe")
     with pytest.raises(PluginError, match=r"denied: .*(resolves only to addresses|refused)"):
         get(plugin, local_server.url("/hello", host=hostname))
     assert local_server.hits == []
@@ -89,15 +106,22 @@ def test_url_rules(host: PluginHost, built: dict[str, Path], url: str, reason: s
 
 @pytest.fixture
 def loopback_fetch(
-    make_host: Callable[..., PluginHost], built: dict[str, Path], tmp_path: Path
+    make_host: Callable[..., PluginHost],
+    built: dict[str, Path],
+    tmp_path: Path,
+    local_server: LocalServer,
 ) -> Callable[..., Plugin]:
-    """The fetch plugin allowed to reach 127.0.0.1 on a host whose operator opened 127/8."""
+    """The fetch plugin allowed to reach the local server's port of 127.0.0.1 on a host whose
+    operator opened 127/8."""
 
     def factory(**http: Any) -> Plugin:
+        port = local_server.port
         component = with_manifest(
             built["fetch"],
             tmp_path / "fetch",
-            permissions={"network": ["127.0.0.1", "localhost", "example.com"]},
+            permissions={
+                "network": [f"127.0.0.1:{port}", f"localhost:{port}", f"example.com:{port}"]
+            },
         )
         host = make_host(http=HttpPolicy(allowed_private_networks=LOOPBACK, **http))
         return host.load(component)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from client.host import (
 )
 from client.manifest import PluginManifest
 from tests.conftest import LogRecorder, component_of
+from verifier.checks.manifest import check_manifest
+from verifier.settings import VerifierSettings
 
 KIB = 1024
 
@@ -131,3 +134,37 @@ def test_wasi_is_inert_and_stdout_goes_to_the_log(
     assert json.loads(plugin.invoke("print", "{}")) == {"printed": True}
     assert ("test/wasi-probe", 2, "hello from stdout") in log_recorder.lines
     assert plugin.audit.entries(function="log")
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("a/./b", "is not a normalised relative path"),
+        ("notes//today", "is not a normalised relative path"),
+        ("notes/..", "is not a normalised relative path"),
+        (" ", "is blank"),
+        ("", "length >= 1"),
+        (" notes/", "has a part padded with spaces"),
+        ("notes /x", "has a part padded with spaces"),
+        ("/etc", "must be a relative path"),
+        ("notes\\\\x", "control character or backslash"),
+    ],
+)
+def test_filesystem_entries_are_judged_alike_by_host_and_verifier(
+    host: PluginHost, built: dict[str, Path], tmp_path: Path, entry: str, reason: str
+) -> None:
+    """One parser: an entry the verifier refuses never reaches a device, and one it approved
+    grants the same paths there (" " once passed the verifier, then meant the whole data
+    directory on the host; "a/./b" crashed the host's load with a traceback)."""
+    component = tmp_path / "notes.wasm"
+    component.write_bytes(component_of(built["notes"]).read_bytes())
+    manifest = (built["notes"] / "clawft-plugin.toml").read_text(encoding="utf-8")
+    assert 'filesystem = ["notes/"]' in manifest
+    text = manifest.replace('filesystem = ["notes/"]', f'filesystem = ["{entry}"]')
+    (tmp_path / "clawft-plugin.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ManifestError, match=re.escape(reason)):
+        host.load(component, data_dir=tmp_path)
+    result, parsed = check_manifest(
+        text.encode(), "notes.wasm", component.read_bytes(), VerifierSettings()
+    )
+    assert parsed is None and not result.passed and reason in result.reason

@@ -95,7 +95,9 @@ def test_tls_name_is_checked_against_the_url_host(
         log_sink=log_recorder,
     )
     component = with_manifest(
-        built["fetch"], tmp_path / "fetch", permissions={"network": ["localhost", "127.0.0.1"]}
+        built["fetch"],
+        tmp_path / "fetch",
+        permissions={"network": [f"localhost:{port}", f"127.0.0.1:{port}"]},
     )
     plugin = host.load(component)
     out = plugin.invoke("get", json.dumps({"url": f"https://localhost:{port}/"}))
@@ -115,7 +117,7 @@ def test_untrusted_certificate_is_refused(
         )
     )
     component = with_manifest(
-        built["fetch"], tmp_path / "fetch", permissions={"network": ["localhost"]}
+        built["fetch"], tmp_path / "fetch", permissions={"network": [f"localhost:{port}"]}
     )
     with pytest.raises(PluginError, match="certificate"):
         host.load(component).invoke("get", json.dumps({"url": f"https://localhost:{port}/"}))

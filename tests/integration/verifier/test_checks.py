@@ -69,6 +69,16 @@ def test_examples_are_approved(
     assert report.verifier_version and report.policy.component_max_bytes == 300 * 1024
 
 
+def test_every_allowed_wasi_wait_returns_and_is_approved(
+    built: dict[str, Path], analyser: IsolatedAnalyser
+) -> None:
+    report = verify(upload_of(built["wasi-waits"]), analyser)
+    assert report.verdict == "approved", [c.reason for c in report.failures]
+    (behaviour,) = [c for c in report.checks if c.name == "behaviour"]
+    assert [v["tool"] for v in behaviour.details["vectors"]] == ["stdin", "stdout", "poll"]
+    assert behaviour.duration_s < 2
+
+
 def test_notes_audit_is_attached(built: dict[str, Path], analyser: IsolatedAnalyser) -> None:
     report = verify(upload_of(built["notes"]), analyser)
     assert [(a.function, a.permitted) for a in report.audit] == [
@@ -89,6 +99,8 @@ def test_notes_audit_is_attached(built: dict[str, Path], analyser: IsolatedAnaly
         ("env-probe", "manifest", "deny list"),
         ("ssrf-probe", "manifest", "local host"),
         ("forbidden-import", "imports", "wasi:sockets/tcp@0.2.0"),
+        ("sleeper", "imports", "monotonic-clock@0.2.0#subscribe-duration (makes a timer"),
+        ("host-call-chain", "behaviour", "logged faster than the host's rate limit"),
         ("wrong-typed-import", "imports", "#log has type func(message: string)"),
         ("missing-export", "exports", "#invoke is missing"),
         ("core-module", "component-structure", "core WebAssembly module"),
@@ -335,10 +347,12 @@ def test_a_call_past_its_timeout_is_reported_as_the_edge_words_it(
     and ends the child, which the analyser replaces."""
     from client.host import HostSettings, PluginHost, TimeoutExceeded
 
+    # A loop of pure wasm (no host call for the host's own deadline check to catch): fuel for
+    # over a second of it on this machine, and half a second to run.
     component = with_manifest(
-        built["slow-loop"],
+        built["infinite-loop"],
         tmp_path / "slow",
-        resources={"timeout_s": 0.5},
+        resources={"max_fuel": 10_000_000_000, "timeout_s": 0.5},
         tests=[SmokeTest(tool="spin", input="{}", expect="ok")],
     )
     analyser = IsolatedAnalyser(SETTINGS.isolation)

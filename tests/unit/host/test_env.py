@@ -32,6 +32,26 @@ ENV = {
         "LD_PRELOAD",
         "openai_api_key",
         "CLAWFT_REGISTRY_TOKEN",
+        # connection strings and the conventional secret names of databases and services
+        "PGPASSWORD",
+        "MYSQL_PWD",
+        "DATABASE_URL",
+        "READ_REPLICA_DATABASE_URL",
+        "SENTRY_DSN",
+        "DSN",
+        "REDIS_URL",
+        "CELERY_BROKER_URL",
+        "MONGODB_URI",
+        "AZURE_STORAGE_CONNECTION_STRING",
+        "SMTP_PASSWD",
+        "JWT_PRIVATE_KEY_PATH",
+        "SIGNING_PRIVATE_KEY",
+        "CLIENT_SECRET_FILE",
+        "STRIPE_API_KEY_TEST",
+        "SESSION_TOKEN_V2",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "KUBECONFIG",
     ],
 )
 def test_deny_list(name: str) -> None:
@@ -52,3 +72,10 @@ def test_allowlist_and_deny_list() -> None:
 def test_values_come_only_from_the_given_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEATHER_UNITS", "from-host-process")
     assert EnvPolicy(["WEATHER_UNITS"], {}).get("WEATHER_UNITS") is None
+
+
+@pytest.mark.parametrize(
+    "name", ["WEATHER_UNITS", "TZ", "LOG_LEVEL", "API_URL", "KEYBOARD_LAYOUT", "TOKENIZER_MODEL"]
+)
+def test_ordinary_settings_are_not_denied(name: str) -> None:
+    assert not is_denied_env(name)

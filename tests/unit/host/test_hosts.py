@@ -1,12 +1,23 @@
-"""The manifest's network allowlist."""
+"""The manifest's network allowlist: hosts, wildcards, and the port each entry allows."""
 
 from __future__ import annotations
 
 import pytest
 
 from client.host.sandbox.hosts import HostAllowlist
+from client.manifest import NetworkGrant, parse_network_entry
 
-ALLOW = HostAllowlist(["api.weather.example", "*.example.com", "::1", "EXACT.Example.ORG."])
+ALLOW = HostAllowlist(
+    parse_network_entry(entry)
+    for entry in (
+        "api.weather.example",
+        "*.example.com",
+        "::1",
+        "EXACT.Example.ORG.",
+        "tiles.example.net:8443",
+        "[2001:db8::1]:9000",
+    )
+)
 
 
 @pytest.mark.parametrize(
@@ -21,8 +32,8 @@ ALLOW = HostAllowlist(["api.weather.example", "*.example.com", "::1", "EXACT.Exa
         "exact.example.org",
     ],
 )
-def test_permitted(host: str) -> None:
-    assert ALLOW.permits(host)
+def test_permitted_on_the_default_ports(host: str) -> None:
+    assert ALLOW.permits(host, 443) and ALLOW.permits(host, 80)
 
 
 @pytest.mark.parametrize(
@@ -39,4 +50,29 @@ def test_permitted(host: str) -> None:
     ],
 )
 def test_refused(host: str) -> None:
-    assert not ALLOW.permits(host)
+    assert not ALLOW.permits_host(host)
+    assert not ALLOW.permits(host, 443)
+
+
+@pytest.mark.parametrize(
+    ("host", "port"),
+    [
+        ("api.weather.example", 8080),  # no port named: 80 and 443 only
+        ("api.weather.example", 22),
+        ("a.example.com", 6379),
+        ("tiles.example.net", 443),  # the entry names 8443, so only 8443
+        ("tiles.example.net", 80),
+        ("[2001:db8::1]", 443),
+    ],
+)
+def test_other_ports_are_refused(host: str, port: int) -> None:
+    assert ALLOW.permits_host(host)
+    assert not ALLOW.permits(host, port)
+
+
+def test_a_named_port_is_the_only_one_allowed() -> None:
+    assert ALLOW.permits("tiles.example.net", 8443)
+    assert ALLOW.permits("[2001:db8::1]", 9000)
+    both = HostAllowlist([NetworkGrant("a.test", None), NetworkGrant("a.test", 8080)])
+    assert both.permits("a.test", 443) and both.permits("a.test", 8080)
+    assert not both.permits("a.test", 8081)

@@ -108,9 +108,14 @@ def test_each_rule_has_its_reason(old: str, new: str, reason: str) -> None:
     ("entry", "reason"),
     [
         ("https://api.example.com", "no scheme"),
-        ("api.example.com:8443", "no scheme, port or path"),
-        ("api.example.com/path", "no scheme, port or path"),
-        ("*", "not a valid host name"),
+        ("api.example.com/path", "no scheme, user or path"),
+        ("api.example.com:0", "port must be a number from 1 to 65535"),
+        ("api.example.com:http", "port must be a number"),
+        (":8080", "names no host"),
+        ("*", "wildcard is only allowed as *.domain"),
+        ("a.*.example.com", "wildcard is only allowed as *.domain"),
+        ("localhost:8080", "local host"),
+        ("127.0.0.1:8443", "can never be reached"),
         ("*.com.", "not a valid host name"),
         ("API.Example.com", "lowercase"),
         ("bücher.example", "lowercase ASCII"),
@@ -130,7 +135,16 @@ def test_network_entries(entry: str, reason: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "entry", ["api.example.com", "*.example.com", "93.184.215.14", "xn--bcher-kva.example"]
+    "entry",
+    [
+        "api.example.com",
+        "*.example.com",
+        "93.184.215.14",
+        "xn--bcher-kva.example",
+        "api.example.com:8443",
+        "*.example.com:8080",
+        "[2001:4860::8888]:8443",
+    ],
 )
 def test_good_network_entries(entry: str) -> None:
     assert valid_host_pattern(entry) is None
