@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from client.host.audit import AuditEntry
+from client.host.audit import AuditCounts, AuditEntry
 from client.host.imports import WASI_ALLOWLIST
 from client.manifest import PluginManifest
 from client.signing import SigstoreInstance, TrustedPublisher
@@ -79,7 +79,7 @@ def _analyse(
     settings: VerifierSettings,
     analyser: IsolatedAnalyser,
     meanwhile: Callable[[], object],
-) -> tuple[list[CheckResult], list[AuditEntry]]:
+) -> tuple[list[CheckResult], list[AuditEntry], AuditCounts | None]:
     """Checks 3-6, from one job in the isolation child; ``meanwhile`` runs as it works."""
     started = time.perf_counter()
     try:
@@ -96,20 +96,20 @@ def _analyse(
         )
     except IsolationLimitExceeded as exc:
         failed = CheckResult(name=STRUCTURE, passed=False, reason=str(exc))
-        return [_with_duration(failed, time.perf_counter() - started)], []
+        return [_with_duration(failed, time.perf_counter() - started)], [], None
     isolated_s = time.perf_counter() - started
     structure = _with_duration(check_structure(analysis), analysis.compile_s)
     if not structure.passed:
-        return [structure], []
+        return [structure], [], None
     shape = shape_of(analysis)
     imports = _timed(lambda: check_imports(shape))
     exports = _timed(lambda: check_exports(shape))
     if not (imports.passed and exports.passed):
-        return [structure, imports, exports], []
+        return [structure, imports, exports], [], None
     behaviour = _with_duration(
         check_behaviour(analysis, settings.max_tools), isolated_s - analysis.compile_s
     )
-    return [structure, imports, exports, behaviour], list(analysis.audit)
+    return [structure, imports, exports, behaviour], list(analysis.audit), analysis.audit_counts
 
 
 def _not_run(name: str, checks: list[CheckResult]) -> CheckResult:
@@ -144,16 +144,17 @@ def verify_plugin(
         checks.append(_timed(lambda: check_size(upload.component, settings.size_budget)))
 
     audit: list[AuditEntry] = []
+    audit_counts: AuditCounts | None = None
     # Only bytes within the raw budget ever reach the compiler.
     if len(upload.component) <= settings.size_budget.component_bytes:
-        analysed, audit = _analyse(
+        analysed, audit, audit_counts = _analyse(
             upload, settings, analyser or shared_analyser(settings), cheap_checks
         )
         cheap_checks()  # if the child failed before the analyser got to them
         if checks[1].passed:
             checks += analysed
         else:
-            audit = []
+            audit, audit_counts = [], None
     else:
         cheap_checks()
     manifest = parsed[0]
@@ -180,6 +181,7 @@ def verify_plugin(
         policy=_applied_policy(settings, publishers, chosen),
         checks=ordered,
         audit=audit,
+        audit_counts=audit_counts,
         duration_s=round(time.perf_counter() - started, 6),
     )
 

@@ -9,10 +9,11 @@ from typing import Any, Literal
 
 import msgspec
 
-from client.host.audit import AuditEntry
+from client.host.audit import AuditCounts, AuditEntry
 
-VERIFIER_VERSION = "0.2.0"
-"""0.2.0: timeouts stop the run at the timed-out call; a scratch write budget."""
+VERIFIER_VERSION = "0.3.0"
+"""0.2.0: timeouts stop the run at the timed-out call; a scratch write budget.
+0.3.0: WASI timers refused; denied host calls kept apart from the audit ring, and counted."""
 
 Verdict = Literal["approved", "rejected"]
 
@@ -56,7 +57,11 @@ class VerificationReport(msgspec.Struct, frozen=True, kw_only=True):
     policy: AppliedPolicy
     checks: list[CheckResult]
     audit: list[AuditEntry]
+    """The audit entries kept: every denied one (up to the log's bound) and the most recent."""
     duration_s: float
+    audit_counts: AuditCounts | None = None
+    """Every host call counted, and how many entries ``audit`` lacks (``None`` before 0.3.0, or
+    when the plugin did not run)."""
 
     @property
     def failures(self) -> list[CheckResult]:

@@ -6,7 +6,7 @@ print(plugin.invoke("greet", '{"name": "Oslo"}'))
 plugin.audit.write_jsonl(Path("audit.jsonl"))
 """
 
-from client.host.audit import AuditEntry, AuditLog
+from client.host.audit import AuditCounts, AuditEntry, AuditLog
 from client.host.errors import (
     ForbiddenImport,
     FuelExhausted,
@@ -33,6 +33,7 @@ from client.manifest import ResourceRequest
 __all__ = [
     "DEFAULT_LIMITS",
     "HARD_MAXIMA",
+    "AuditCounts",
     "AuditEntry",
     "AuditLog",
     "CallOutcome",

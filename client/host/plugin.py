@@ -246,7 +246,11 @@ class Plugin:
         self.manifest = manifest
         self.name = manifest.name
         self.limits = limits
-        self.audit = AuditLog(manifest.name, max_entries=host.settings.max_audit_entries)
+        self.audit = AuditLog(
+            manifest.name,
+            max_entries=host.settings.max_audit_entries,
+            max_denied_entries=host.settings.max_denied_audit_entries,
+        )
         self.sandbox = PluginSandbox(
             manifest.name,
             manifest.permissions,

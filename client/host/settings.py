@@ -100,7 +100,10 @@ class HostSettings:
     log_rate: RateLimit = field(default_factory=lambda: RateLimit(per_second=100.0, burst=200))
     """Per-plugin rate of ``log`` calls; the excess is dropped and counted."""
     max_audit_entries: int = 10_000
-    """Audit entries kept per plugin; older ones are dropped and counted."""
+    """Recent audit entries kept per plugin; older ones are dropped and counted."""
+    max_denied_audit_entries: int = 1_000
+    """Denied audit entries kept per plugin apart from the recent ones, so that permitted calls
+    never push them out; past this many, further denied entries are counted, not kept."""
     max_input_bytes: int = 1 * MIB
     """Largest tool input accepted by ``invoke``."""
     plugin_resources: dict[str, ResourceRequest] = field(default_factory=dict)

@@ -118,6 +118,13 @@ def check_behaviour(result: AnalyseResult, max_tools: int) -> CheckResult:
             except msgspec.DecodeError:
                 problems.append(f"test vector {vector.tool!r} returned output that is not JSON")
     details["vectors"] = vectors
+    counts = result.audit_counts
+    details["audit_counts"] = msgspec.to_builtins(counts)
+    if counts.denied_dropped:
+        problems.append(
+            f"the plugin made {counts.denied:,} host calls its sandbox denied, more than the "
+            f"audit log keeps ({counts.denied_dropped:,} not kept): a verdict needs every one"
+        )
     floods = log_floods(result.audit)
     if floods:
         problems.append(

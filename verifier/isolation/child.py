@@ -119,6 +119,7 @@ class Exercise:
             describe_error=self.describe_error,
             vectors=list(self.vectors),
             audit=self.plugin.audit.entries(),
+            audit_counts=self.plugin.audit.counts(),
         )
 
     def timed_out(self, call: WatchedCall) -> AnalyseResult:

@@ -7,7 +7,7 @@ from typing import IO, Any, Literal
 
 import msgspec
 
-from client.host.audit import AuditEntry
+from client.host.audit import AuditCounts, AuditEntry
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _LENGTH = struct.Struct(">I")
@@ -49,6 +49,7 @@ class AnalyseResult(msgspec.Struct, frozen=True, kw_only=True, tag="result"):
     describe_error: str | None = None
     vectors: list[VectorOutcome] = msgspec.field(default_factory=list)
     audit: list[AuditEntry] = msgspec.field(default_factory=list)
+    audit_counts: AuditCounts = msgspec.field(default_factory=AuditCounts)
     stopped: bool = False
     """A call outlived its timeout: this reply ends with it, and the child has exited."""
 

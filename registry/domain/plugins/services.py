@@ -260,10 +260,14 @@ def _summary(report_json: str | None) -> ReportSummary | None:
         for c in report.get("checks", [])
     ]
     audit = report.get("audit", [])
+    counts = report.get("audit_counts") or {
+        "calls": len(audit),
+        "denied": sum(1 for a in audit if not a["permitted"]),
+    }
     return ReportSummary(
         verdict=report.get("verdict", "rejected"),
         checks=checks,
-        audit=AuditSummary(calls=len(audit), denied=sum(1 for a in audit if not a["permitted"])),
+        audit=AuditSummary(calls=counts["calls"], denied=counts["denied"]),
     )
 
 

@@ -210,3 +210,21 @@ def test_host_process_environment_is_not_inherited(
     monkeypatch.setenv("PROBE_VISIBLE", "leaked from the host process")
     plugin = load(host, built, "env-probe")
     assert json.loads(plugin.invoke("get", '{"name": "PROBE_VISIBLE"}')) == {"value": None}
+
+
+def test_permitted_calls_cannot_flush_denied_ones_from_the_audit(
+    host: PluginHost, built: dict[str, Path], tmp_path: Path
+) -> None:
+    """Three undeclared get-env calls, then 20,000 declared ones: more than the ring of recent
+    entries holds. The device's audit trail still has the three."""
+    plugin = load(host, built, "audit-flush")
+    assert json.loads(plugin.invoke("flush", "{}")) == {"denied": 3, "permitted": 20000}
+    denied = plugin.audit.denied()
+    assert [(e.function, e.params) for e in denied] == [("get-env", "UNDECLARED_VARIABLE")] * 3
+    counts = plugin.audit.counts()
+    assert (counts.calls, counts.denied, counts.denied_dropped) == (20_003, 3, 0)
+    assert counts.dropped == 20_003 - len(plugin.audit) > 0
+    exported = tmp_path / "audit.jsonl"
+    plugin.audit.write_jsonl(exported)
+    rows = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    assert [row["permitted"] for row in rows[:4]] == [False, False, False, True]

@@ -79,6 +79,41 @@ def test_every_allowed_wasi_wait_returns_and_is_approved(
     assert behaviour.duration_s < 2
 
 
+def test_an_audit_flushed_with_permitted_calls_still_rejects(
+    built: dict[str, Path], analyser: IsolatedAnalyser
+) -> None:
+    """Undeclared calls followed by enough declared ones to flush a ring of recent entries: the
+    verifier still sees the undeclared ones, and says how many entries the report lacks."""
+    report = verify(upload_of(built["audit-flush"]), analyser)
+    assert report.verdict == "rejected"
+    (behaviour,) = [c for c in report.checks if c.name == "behaviour"]
+    assert behaviour.reason.startswith(
+        "the plugin made a host call its manifest does not permit: get-env(UNDECLARED_VARIABLE)"
+    )
+    assert len(behaviour.details["denied_calls"]) == 3
+    assert report.audit_counts is not None
+    assert (report.audit_counts.calls, report.audit_counts.denied) == (20_003, 3)
+    assert [a.permitted for a in report.audit[:3]] == [False] * 3
+
+
+def test_an_audit_that_lost_denied_calls_rejects_for_it(
+    built: dict[str, Path], analyser: IsolatedAnalyser, tmp_path: Path
+) -> None:
+    component = with_manifest(
+        built["audit-flush"],
+        tmp_path / "many",
+        tests=[SmokeTest(tool="flush", input='{"denied": 5000, "permitted": 0}', expect="ok")],
+    )
+    report = verify(upload_of(component.parent), analyser)
+    (behaviour,) = [c for c in report.checks if c.name == "behaviour"]
+    assert not behaviour.passed
+    assert any(
+        "5,000 host calls its sandbox denied, more than the audit log keeps (4,000 not kept)" in p
+        for p in behaviour.details["problems"]
+    )
+    assert report.audit_counts is not None and report.audit_counts.denied_dropped == 4000
+
+
 def test_notes_audit_is_attached(built: dict[str, Path], analyser: IsolatedAnalyser) -> None:
     report = verify(upload_of(built["notes"]), analyser)
     assert [(a.function, a.permitted) for a in report.audit] == [
