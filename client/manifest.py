@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from client.decoding import Undecodable, decode_toml
+
 MANIFEST_FILE_NAME = "clawft-plugin.toml"
 MAX_MANIFEST_BYTES = 64 * 1024
 
@@ -36,6 +38,7 @@ DEFAULT_PORTS = (80, 443)
 MAX_FILESYSTEM_PARTS = 32
 _PORT = re.compile(r"^[1-9][0-9]{0,4}$")
 _ENV_NAME = re.compile(ENV_NAME_PATTERN)
+_SEMVER = re.compile(SEMVER_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,28 @@ def parse_filesystem_entry(entry: str) -> tuple[str, ...]:
     if len(parts) > MAX_FILESYSTEM_PARTS:
         raise ValueError(f"filesystem entry {entry!r} has more than {MAX_FILESYSTEM_PARTS} parts")
     return tuple(parts)
+
+
+def without_build_metadata(version: str) -> str:
+    """``1.0.9+build.5`` → ``1.0.9``: build metadata does not count in a version's precedence
+    (Semantic Versioning, item 10), so two versions that differ only there are one version."""
+    return version.partition("+")[0]
+
+
+def version_precedence(version: str) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
+    """A sort key in Semantic Versioning precedence: numeric major.minor.patch, a release after
+    its pre-releases, pre-release identifiers compared one by one (numbers numerically and
+    below words); build metadata ignored. Versions that are not semantic sort first."""
+    match = _SEMVER.match(version)
+    if match is None:
+        return (-1, 0, 0, 0, ())
+    major, minor, patch, pre = match.group(1, 2, 3, 4)
+    if pre is None:
+        return (int(major), int(minor), int(patch), 1, ())
+    identifiers = tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in pre.split(".")
+    )
+    return (int(major), int(minor), int(patch), 0, identifiers)
 
 
 def _is_ipv6(text: str) -> bool:
@@ -218,8 +243,8 @@ def parse_manifest(data: bytes, *, source: str = MANIFEST_FILE_NAME) -> PluginMa
             f"{source} is {len(data):,} bytes; a manifest may be at most {MAX_MANIFEST_BYTES:,}"
         )
     try:
-        return msgspec.toml.decode(data, type=PluginManifest)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+        return decode_toml(data, type=PluginManifest, what=source)
+    except Undecodable as exc:
         raise ManifestInvalid(f"{source} is not a valid plugin manifest: {exc}") from None
 
 

@@ -186,10 +186,46 @@ def verify_plugin(
     )
 
 
+VERIFIER_CHECK = "verifier"
+"""The name a report gives the verifier's own failure (see :func:`failed_verification`)."""
+
+
+def failed_verification(
+    upload: PluginUpload,
+    reason: str,
+    *,
+    settings: VerifierSettings | None = None,
+    publishers: Sequence[TrustedPublisher] = (),
+) -> VerificationReport:
+    """A rejection for an upload the verifier could not judge: it failed (a bug, an input no
+    check foresaw) or could not read the upload. The report says so in a ``verifier`` check
+    ahead of the others, which did not run. A verdict, so a version is never left waiting."""
+    settings = settings or VerifierSettings()
+    checks = [CheckResult(name=VERIFIER_CHECK, passed=False, reason=reason)]
+    checks += [
+        CheckResult(
+            name=name, passed=False, skipped=True, reason="not run: the verifier failed first"
+        )
+        for name in CHECK_ORDER
+    ]
+    return VerificationReport(
+        verdict="rejected",
+        plugin=None,
+        version=None,
+        component_sha256=hashlib.sha256(upload.component).hexdigest(),
+        manifest_sha256=hashlib.sha256(upload.manifest).hexdigest(),
+        verifier_version=VERIFIER_VERSION,
+        policy=_applied_policy(settings, publishers, None),
+        checks=checks,
+        audit=[],
+        duration_s=0.0,
+    )
+
+
 def _applied_policy(
     settings: VerifierSettings,
     publishers: Sequence[TrustedPublisher],
-    instance: SigstoreInstance,
+    instance: SigstoreInstance | None,
 ) -> AppliedPolicy:
     wasi = sorted(
         f"{package}/{{{','.join(sorted(interfaces))}}}" if interfaces else f"{package}/*"
@@ -203,5 +239,5 @@ def _applied_policy(
         isolation_memory_bytes=settings.isolation.memory_bytes,
         isolation_scratch_bytes=settings.isolation.scratch_bytes,
         trusted_publishers=sorted(str(p) for p in publishers),
-        sigstore_instance=instance.description,
+        sigstore_instance=instance.description if instance is not None else "not chosen",
     )

@@ -40,6 +40,7 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
+from client.decoding import decode_json
 from client.signing import BUNDLE_SUFFIX, MANIFEST_FILE_NAME, TrustedPublisher
 from verifier.pipeline import PluginUpload
 from verifier.report import Verdict, VerificationReport
@@ -269,9 +270,9 @@ class DirectoryUploadSource:
 
 def _parse_publishers(data: bytes, upload_id: str) -> tuple[TrustedPublisher, ...]:
     try:
-        entries = msgspec.json.decode(data, type=list[_PublisherEntry])
+        entries = decode_json(data, type=list[_PublisherEntry], what=PUBLISHERS_FILE_NAME)
         return tuple(TrustedPublisher(identity=e.identity, issuer=e.issuer) for e in entries)
-    except (msgspec.DecodeError, ValueError) as exc:
+    except ValueError as exc:  # Undecodable, or a publisher TrustedPublisher refuses
         raise UploadUnreadable(
             f"{PUBLISHERS_FILE_NAME} of upload {upload_id} is not a list of "
             f'{{"identity": ..., "issuer": ...}} objects ({exc}); re-store the upload'

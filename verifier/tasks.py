@@ -8,12 +8,14 @@ The work is :func:`run_verification`, a plain function the task wraps, so the sa
 with and without Celery. Outcomes:
 
 * a verdict (``approved`` or ``rejected``) is a normal result: recorded, never retried;
+* the verifier failing on an upload (a bug, an input no check foresaw) is a ``rejected``
+  verdict whose ``verifier`` check names the failure: a version never stays ``verifying``;
 * :class:`~verifier.storage.StoreUnavailable` (store or database unreachable) is retried with
   exponential backoff, up to ``WorkerSettings.max_retries``;
-* :class:`~verifier.storage.InvalidUploadId`, ``UploadNotFound`` and ``UploadUnreadable`` fail
-  the task at once: no verdict is written (there are no trustworthy bytes to judge), the error
-  names the upload, and the message is acknowledged. The upload keeps its status (``pending``,
-  or ``verifying`` after a partial attempt) for the registry to surface or re-enqueue.
+* ``UploadUnreadable`` (the upload's files are gone or malformed) records a ``rejected`` verdict
+  naming the problem, then fails the task; :class:`~verifier.storage.InvalidUploadId` and
+  ``UploadNotFound`` fail it at once (there is no upload to give a verdict to). Either way the
+  error names the upload and the message is acknowledged.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 
 from client.signing import SigstoreInstance
-from verifier.pipeline import shared_analyser, verify_plugin
-from verifier.report import Verdict
+from verifier.pipeline import PluginUpload, failed_verification, shared_analyser, verify_plugin
+from verifier.report import Verdict, VerificationReport
 from verifier.settings import VerifierSettings
 from verifier.storage import (
     DirectoryUploadSource,
@@ -41,6 +43,7 @@ from verifier.storage import (
     UploadSource,
     UploadUnreadable,
     VerdictSink,
+    VerificationJob,
     validate_upload_id,
 )
 
@@ -97,14 +100,16 @@ def run_verification(upload_id: str, services: VerificationServices) -> Verifica
             "upload %s already has a verdict (%s); not verifying again", upload_id, existing
         )
         return VerificationOutcome(upload_id=upload_id, verdict=existing, recorded=False)
-    job = services.source.fetch(upload_id)
+    try:
+        job = services.source.fetch(upload_id)
+    except UploadUnreadable as exc:
+        # The row exists but its bytes cannot be read: nothing can ever approve it, and a row
+        # without a verdict would wait for ever. Rejected, with the reason; then the task fails.
+        unreadable = PluginUpload(manifest=b"", component=b"", component_name="")
+        services.sink.record(upload_id, failed_verification(unreadable, str(exc)))
+        raise
     services.sink.mark_verifying(upload_id)
-    report = verify_plugin(
-        job.upload,
-        settings=services.settings,
-        publishers=job.publishers,
-        instance=services.instance,
-    )
+    report = _verify_or_reject(job, services)
     if services.sink.record(upload_id, report):
         reasons = "; ".join(f"{c.name}: {c.reason}" for c in report.failures if not c.skipped)
         logger.info("upload %s %s%s", upload_id, report.verdict, f" ({reasons})" if reasons else "")
@@ -112,6 +117,32 @@ def run_verification(upload_id: str, services: VerificationServices) -> Verifica
     kept = services.sink.recorded_verdict(upload_id) or report.verdict
     logger.info("upload %s was verified concurrently; kept the verdict recorded first", upload_id)
     return VerificationOutcome(upload_id=upload_id, verdict=kept, recorded=False)
+
+
+def _verify_or_reject(job: VerificationJob, services: VerificationServices) -> VerificationReport:
+    """The report of ``job``; if the verifier itself fails on it, a rejection that says so.
+
+    Whatever goes wrong (a bug, an input no check foresaw, an interrupted run), the version
+    gets a verdict and is never left ``verifying``."""
+    try:
+        return verify_plugin(
+            job.upload,
+            settings=services.settings,
+            publishers=job.publishers,
+            instance=services.instance,
+        )
+    except Exception as exc:
+        logger.exception("the verifier failed on an upload; it is rejected with the reason")
+        detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        return failed_verification(
+            job.upload,
+            f"the verifier failed while checking this upload ({type(exc).__name__}"
+            f"{': ' + detail if detail else ''}); this is a fault of the verifier, not a "
+            "judgement of the plugin: report it, and publish a new version to have it checked "
+            "again",
+            settings=services.settings,
+            publishers=job.publishers,
+        )
 
 
 class _PerProcess:

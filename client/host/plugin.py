@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import wasmtime
 from wasmtime.component import Component, ExportIndex, Linker
 
+from client.decoding import Undecodable, decode_json
 from client.host.audit import AuditLog
 from client.host.budget import check_component_size, check_plugin_directory
 from client.host.cache import CompiledComponentCache
@@ -306,9 +306,9 @@ class Plugin:
         if len(input_json.encode("utf-8")) > self.host.settings.max_input_bytes:
             raise InvalidInput(f"input is larger than {self.host.settings.max_input_bytes:,} bytes")
         try:
-            msgspec.json.decode(input_json)
-        except msgspec.DecodeError as exc:
-            raise InvalidInput(f"input is not valid JSON: {exc}") from None
+            decode_json(input_json, what="input")
+        except Undecodable as exc:
+            raise InvalidInput(str(exc)) from None
         outcome = self._call(self._invoke, f"tool {tool!r}", (tool, input_json))
         return outcome
 

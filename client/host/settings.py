@@ -15,11 +15,11 @@ Example ``host.toml``::
 from __future__ import annotations
 
 import ipaddress
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from client.decoding import Undecodable, loads_toml
 from client.manifest import ResourceRequest
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -113,8 +113,8 @@ class HostSettings:
     def from_toml(cls, path: Path) -> HostSettings:
         """Read settings from a TOML file; unknown keys are an error, not silently ignored."""
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            data = loads_toml(path.read_text(encoding="utf-8"), what=str(path))
+        except (OSError, UnicodeDecodeError, Undecodable) as exc:
             raise ValueError(f"cannot read host settings {path}: {exc}") from None
         return cls.from_mapping(data, source=str(path))
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import msgspec
 
+from client.decoding import Undecodable, decode_json
 from client.registry.errors import (
     DownloadRejected,
     RegistryRequestFailed,
@@ -95,11 +95,9 @@ class RegistryClient:
         if len(response.content) > MAX_JSON_BYTES:
             raise RegistryRequestFailed(response.status_code, "too_large", "answer too large")
         try:
-            return msgspec.json.decode(response.content, type=kind)
-        except msgspec.DecodeError as exc:
-            raise RegistryRequestFailed(
-                response.status_code, "bad_response", f"the registry's answer is malformed: {exc}"
-            ) from None
+            return decode_json(response.content, type=kind, what="the registry's answer")
+        except Undecodable as exc:
+            raise RegistryRequestFailed(response.status_code, "bad_response", str(exc)) from None
 
     # -- publishing ----------------------------------------------------------------------
     def publish(
@@ -250,8 +248,8 @@ class _CountingStream(httpx.SyncByteStream):
 
 def _failure(response: httpx.Response) -> RegistryRequestFailed:
     try:
-        body = msgspec.json.decode(response.content[:65536])
-    except msgspec.DecodeError:
+        body = decode_json(response.content[:65536])
+    except Undecodable:
         body = None
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return RegistryRequestFailed(

@@ -10,10 +10,11 @@ directory (``$XDG_CONFIG_HOME/clawft-registry/``)::
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from client.decoding import Undecodable, loads_toml
 
 DEFAULT_URL = "http://127.0.0.1:8750"
 
@@ -41,8 +42,8 @@ def load_client_config(
     path = config_path(env)
     if path.is_file():
         try:
-            table = tomllib.loads(path.read_text(encoding="utf-8")).get("registry", {})
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            table = loads_toml(path.read_text(encoding="utf-8"), what=str(path)).get("registry", {})
+        except (OSError, UnicodeDecodeError, Undecodable) as exc:
             raise ValueError(f"cannot read {path}: {exc}") from None
         if not isinstance(table, dict):
             raise ValueError(f"{path}: [registry] must be a table")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from sigstore.hashes import Hashed
 from sigstore_models.common.v1 import HashAlgorithm
 
+from client.decoding import Undecodable, loads_toml
 from client.signing.errors import PluginFilesError
 from client.signing.limits import DEFAULT_LIMITS, SigningLimits, read_bounded
 
@@ -46,8 +46,8 @@ class PluginIdentity:
 def parse_plugin_identity(manifest: bytes) -> PluginIdentity:
     """Name, version and component file name from the bytes of ``clawft-plugin.toml``."""
     try:
-        data = tomllib.loads(manifest.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = loads_toml(manifest.decode("utf-8"), what="the manifest")
+    except (UnicodeDecodeError, Undecodable) as exc:
         raise PluginFilesError(f"the manifest is not valid UTF-8 TOML: {exc}") from exc
     fields: dict[str, str] = {}
     for key, pattern, example in (

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from client.decoding import Undecodable, decode_json
 from client.host.audit import AuditEntry
 from verifier.isolation.protocol import AnalyseResult
 from verifier.report import CheckResult
@@ -26,9 +27,9 @@ def describe_problems(text: str | None, max_tools: int) -> tuple[list[str], list
     if text is None:
         return ["describe() produced no output"], []
     try:
-        tools = msgspec.json.decode(text)
-    except msgspec.DecodeError as exc:
-        return [f"describe() did not return JSON: {exc}"], []
+        tools = decode_json(text, what="describe()'s output")
+    except Undecodable as exc:
+        return [str(exc)], []
     if not isinstance(tools, list):
         return ["describe() must return a JSON array of tools"], []
     if not tools:
@@ -114,9 +115,9 @@ def check_behaviour(result: AnalyseResult, max_tools: int) -> CheckResult:
             )
         elif vector.outcome == "ok":
             try:
-                msgspec.json.decode(vector.detail)
-            except msgspec.DecodeError:
-                problems.append(f"test vector {vector.tool!r} returned output that is not JSON")
+                decode_json(vector.detail, what=f"the output of test vector {vector.tool!r}")
+            except Undecodable as exc:
+                problems.append(str(exc))
     details["vectors"] = vectors
     counts = result.audit_counts
     details["audit_counts"] = msgspec.to_builtins(counts)

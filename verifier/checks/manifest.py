@@ -6,12 +6,10 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
-import tomllib
 import unicodedata
 from typing import Any
 
-import msgspec
-
+from client.decoding import Undecodable, decode_json, loads_toml
 from client.host.limits import HARD_MAXIMA, MIB
 from client.host.sandbox.addresses import blocked_reason
 from client.host.sandbox.env import is_denied_env
@@ -136,8 +134,8 @@ def _resource_problems(manifest: PluginManifest) -> list[str]:
 
 def _raw_name(data: bytes) -> str | None:
     try:
-        value = tomllib.loads(data.decode("utf-8")).get("name")
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        value = loads_toml(data.decode("utf-8")).get("name")
+    except (UnicodeDecodeError, Undecodable):
         return None
     return value if isinstance(value, str) else None
 
@@ -188,9 +186,9 @@ def check_manifest(
     problems += _resource_problems(manifest)
     for vector in manifest.tests:
         try:
-            msgspec.json.decode(vector.input)
-        except msgspec.DecodeError:
-            problems.append(f"test vector for {vector.tool!r} has an input that is not JSON")
+            decode_json(vector.input, what=f"the input of the test vector for {vector.tool!r}")
+        except Undecodable as exc:
+            problems.append(str(exc))
     if manifest.component != component_name:
         problems.append(
             f"manifest names component {manifest.component!r} but the upload's component is "

@@ -24,6 +24,7 @@ from typing import IO, Literal
 
 import msgspec
 
+from client.decoding import Undecodable, decode_json
 from client.host import HostError, HostSettings, HttpPolicy, PluginHost, PluginLoadError
 from client.host.engine import EngineOptions, PluginEngine
 from client.host.errors import InvalidInput, PluginError
@@ -148,8 +149,8 @@ def _described_tools(describe: str | None) -> list[str]:
     if describe is None:
         return []
     try:
-        tools = msgspec.json.decode(describe)
-    except msgspec.DecodeError:
+        tools = decode_json(describe)
+    except Undecodable:
         return []
     if not isinstance(tools, list):
         return []

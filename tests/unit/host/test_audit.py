@@ -46,7 +46,7 @@ def test_permitted_calls_never_push_denied_ones_out() -> None:
     log = AuditLog("acme/x", max_entries=100)
     for i in range(3):
         log.record("get-env", f"SECRET_{i}", permitted=False, error="no", started=0.0, duration_s=0)
-    for i in range(10_000):
+    for _ in range(10_000):
         log.record("get-env", "FLUSH_VAR", permitted=True, started=0.0, duration_s=0.0)
     assert [e.params for e in log.denied()] == ["SECRET_0", "SECRET_1", "SECRET_2"]
     entries = log.entries()

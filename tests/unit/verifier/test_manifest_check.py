@@ -84,7 +84,13 @@ def test_confusable_helper_accepts_ascii() -> None:
         ('env = ["WEATHER_UNITS"]', 'env = ["BAD-NAME"]', "not a valid environment"),
         ('filesystem = ["data/"]', 'filesystem = ["../etc"]', "'..'"),
         ('filesystem = ["data/"]', 'filesystem = ["/etc"]', "relative path"),
-        ('input = \'{"city": "Oslo"}\'', "input = '{not json'", "not JSON"),
+        ('input = \'{"city": "Oslo"}\'', "input = '{not json'", "is not valid JSON"),
+        (
+            'input = \'{"city": "Oslo"}\'',
+            "input = '" + "[" * 30_000 + "]" * 30_000 + "'",
+            "the input of the test vector for 'forecast' nests too deeply",
+        ),
+        ("max_fuel = 500_000_000", "max_fuel = " + "[" * 30_000 + "]" * 30_000, "nests too"),
         (
             'description = "Forecasts for the clawft agent"',
             'description = "safe \u202egnp.exe"',
