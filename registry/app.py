@@ -20,6 +20,7 @@ from registry.errors import error_handlers
 from registry.health import HealthController
 from registry.queue import CeleryQueue, VerificationQueue
 from registry.ratelimit import RateLimiter
+from registry.requests import RegistryRequest
 from registry.services import RegistryServices
 from registry.settings import RegistrySettings
 from registry.storage import create_blob_store
@@ -59,6 +60,7 @@ def create_app(
         route_handlers=[HealthController, PluginController, NamespaceController, TokenController],
         exception_handlers=error_handlers(),
         state=State({"services": built}),
+        request_class=RegistryRequest,
         openapi_config=OpenAPIConfig(title="clawft-registry", version="0.1.0"),
         request_max_body_size=settings.uploads.max_body_bytes,
         on_shutdown=[*on_shutdown, built.db.dispose],

@@ -10,7 +10,9 @@ Every response body is ``{"error": code, "detail": message}``.
      ├── Conflict                 409 conflict
      │    ├── VersionExists       409 version_exists: versions are immutable and never reused
      │    └── NotApproved         409 not_approved: pending, verifying or rejected
-     ├── InvalidUpload            400 invalid_upload: a malformed request or part
+     ├── InvalidUpload            400 invalid_upload: a malformed upload or part
+     ├── InvalidRequest           400 bad_request: a malformed request body or parameter
+     ├── RequestTimeout           408 request_timeout: the body came too slowly
      ├── PayloadTooLarge          413 too_large
      ├── UnsupportedMediaType     415 unsupported_media_type
      ├── RateLimited              429 rate_limited (with Retry-After)
@@ -66,6 +68,14 @@ class InvalidUpload(RegistryError):
     status, code = 400, "invalid_upload"
 
 
+class InvalidRequest(RegistryError):
+    status, code = 400, "bad_request"
+
+
+class RequestTimeout(RegistryError):
+    status, code = 408, "request_timeout"
+
+
 class PayloadTooLarge(RegistryError):
     status, code = 413, "too_large"
 
@@ -97,7 +107,15 @@ def _registry_error(_request: Request[Any, Any, Any], exc: RegistryError) -> Res
     )
 
 
-def _http_error(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+MAX_ECHOED_CHARS = 300
+"""How much of a request an error answer may repeat: enough to recognise, never all of it."""
+
+
+def _echo(text: str) -> str:
+    return text if len(text) <= MAX_ECHOED_CHARS else text[: MAX_ECHOED_CHARS - 1] + "…"
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     codes = {
         400: "bad_request",
         401: "unauthorized",
@@ -107,11 +125,19 @@ def _http_error(_request: Request[Any, Any, Any], exc: HTTPException) -> Respons
         415: "unsupported_media_type",
         429: "rate_limited",
     }
-    detail = exc.detail
-    if isinstance(exc, ValidationException) and exc.extra:
-        detail = f"{exc.detail}: {exc.extra}"
+    # Litestar's messages name the request URL; the path is enough (a 100 KB query string
+    # would otherwise come back in full), and each detail is cut.
+    detail = _echo(str(exc.detail).replace(str(request.url), request.url.path))
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        problems = [
+            {key: _echo(str(value)) for key, value in item.items()}
+            if isinstance(item, dict)
+            else _echo(str(item))
+            for item in exc.extra[:10]
+        ]
+        detail = f"{detail}: {problems}"
     return Response(
-        error_body(codes.get(exc.status_code, "error"), str(detail)),
+        error_body(codes.get(exc.status_code, "error"), detail[: 4 * MAX_ECHOED_CHARS]),
         status_code=exc.status_code,
         headers=exc.headers,
         media_type=MediaType.JSON,

@@ -6,6 +6,8 @@ import math
 import threading
 import time
 
+from registry.errors import RateLimited
+
 
 class RateLimiter:
     """``per_minute`` requests per key, in bursts of up to ``per_minute``."""
@@ -33,3 +35,12 @@ class RateLimiter:
         if len(self._buckets) >= self._max_keys and key not in self._buckets:
             self._buckets.clear()  # bounded memory: forget everyone rather than grow
         self._buckets[key] = (tokens, now)
+
+
+def rate_limit(limiter: RateLimiter, key: str, what: str) -> None:
+    """Take one of ``key``'s allowance, or refuse with 429 and when to retry."""
+    wait = limiter.acquire(key)
+    if wait is not None:
+        raise RateLimited(
+            f"too many {what}; retry in {wait:g} s", headers={"Retry-After": str(int(wait))}
+        )

@@ -9,11 +9,11 @@ endpoint and a Redis broker instead. The same code paths run either way.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from client.decoding import Undecodable, loads_toml
 from registry.db.settings import DatabaseSettings
 from registry.storage.settings import StorageSettings
 from verifier.settings import VerifierSettings
@@ -30,11 +30,26 @@ class UploadLimits:
     max_component_bytes: int = 300 * KIB
     """The seed's size budget; larger components are refused before they are stored."""
     max_bundle_bytes: int = 1 * MIB
+    body_timeout_s: float = 60.0
+    """The whole body must arrive within this time (at least 24 KB/s for the largest upload);
+    a client that sends it more slowly is answered 408 and its connection freed."""
 
     @property
     def max_body_bytes(self) -> int:
         """The whole multipart body: the parts plus room for their headers."""
         return self.max_manifest_bytes + self.max_component_bytes + self.max_bundle_bytes + 16 * KIB
+
+
+MAX_JSON_BODY_BYTES = 16 * KIB
+"""The JSON request bodies (tokens, yank) are a few hundred bytes; larger ones are refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class JsonBodyLimits:
+    """Bounds of the JSON request bodies (tokens, yank)."""
+
+    timeout_s: float = 10.0
+    """The body must arrive within this time, or the request is answered 408."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +92,7 @@ class RegistrySettings:
     )
     queue: QueueSettings = field(default_factory=QueueSettings)
     uploads: UploadLimits = field(default_factory=UploadLimits)
+    json_bodies: JsonBodyLimits = field(default_factory=JsonBodyLimits)
     rates: RateLimits = field(default_factory=RateLimits)
     verifier: VerifierSettings = field(default_factory=VerifierSettings)
     trust_config: Path | None = None
@@ -119,8 +135,8 @@ class RegistrySettings:
 def _toml_as_env(path: Path) -> dict[str, str]:
     """A TOML file of ``key = value`` pairs, as ``CLAWFT_KEY`` environment entries."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = loads_toml(path.read_text(encoding="utf-8"), what=str(path))
+    except (OSError, UnicodeDecodeError, Undecodable) as exc:
         raise ValueError(f"cannot read registry config {path}: {exc}") from None
     out: dict[str, str] = {}
     for key, value in data.items():

@@ -7,6 +7,10 @@
 Every change is a compare-and-set (``UPDATE … WHERE status = <the status we saw>``), so two
 writers racing on one version cannot both win, on SQLite or PostgreSQL, without row locks.
 Each is recorded as a :class:`StatusEvent` with its actor in the same transaction.
+
+What the public sees of a plugin (its description, in search and on its page) comes from its
+latest approved version only, so it is set here, with the statuses it follows from: an upload
+the verifier rejects never rewrites it.
 """
 
 from __future__ import annotations
@@ -14,10 +18,18 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from registry.db.models import STATUSES, PluginVersion, StatusEvent, VerificationJob, utcnow
+from client.manifest import version_precedence
+from registry.db.models import (
+    STATUSES,
+    Plugin,
+    PluginVersion,
+    StatusEvent,
+    VerificationJob,
+    utcnow,
+)
 
 ALLOWED: dict[str, frozenset[str]] = {
     "pending": frozenset({"verifying", "approved", "rejected"}),
@@ -67,6 +79,7 @@ def transition(
         values["yanked_reason"] = None
     _compare_and_set(session, version, current, values)
     _record_event(session, version, current, to, actor=actor, reason=reason)
+    refresh_public_description(session, version.plugin_id)
 
 
 def record_verdict(
@@ -97,9 +110,23 @@ def record_verdict(
             job = session.get(VerificationJob, version_id)
             if job is not None:
                 job.state = "done"
+            if verdict == "approved":
+                refresh_public_description(session, version.plugin_id)
             return True
         session.refresh(version)
     return False
+
+
+def refresh_public_description(session: Session, plugin_id: str) -> None:
+    """Set a plugin's description to its latest approved version's (empty when it has none)."""
+    approved = session.execute(
+        select(PluginVersion.version, PluginVersion.manifest).where(
+            PluginVersion.plugin_id == plugin_id, PluginVersion.status == "approved"
+        )
+    ).all()
+    latest = max(approved, key=lambda row: version_precedence(row.version), default=None)
+    description = str(latest.manifest.get("description", "")) if latest is not None else ""
+    session.execute(update(Plugin).where(Plugin.id == plugin_id).values(description=description))
 
 
 def _check_actor(actor: str) -> None:

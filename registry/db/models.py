@@ -2,8 +2,9 @@
 
 * names (publishers, namespaces, plugins) are unique and lowercase ``[a-z0-9-]`` (a CHECK);
 * a namespace has exactly one owning publisher; a publisher may own several namespaces;
-* ``(plugin, version)`` is unique, and :class:`VersionTombstone` — written with every new
-  version and never deleted — keeps a version number from being reused after its row is gone;
+* ``(plugin, version)`` is unique, and :class:`VersionTombstone` — written when a version
+  number is claimed, before the upload's files are stored — keeps a version number (without
+  build metadata) from being reused, even after its row is gone;
 * the lifecycle states, job states and event actors are CHECKed, and a version can only be
   approved, rejected or yanked once it has a verdict (a report and ``verdict_at``);
 * an API token's secret is stored only as its SHA-256 (64 hex digits, a CHECK).
@@ -38,6 +39,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
+
+from client.manifest import without_build_metadata
 
 STATUSES = ("pending", "verifying", "approved", "rejected", "yanked")
 """Lifecycle states of a plugin version (transitions: :mod:`registry.db.lifecycle`)."""
@@ -182,6 +185,12 @@ class ApiToken(Base):
     expires_at: Mapped[datetime] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_tokens.id"), default=None, index=True
+    )
+    """The token that created this one (``None``: an admin did). A token may create only
+    tokens for some of its own namespaces, expiring no later than itself, and revoking it
+    revokes them."""
 
     publisher: Mapped[Publisher] = relationship()
 
@@ -265,11 +274,14 @@ class PluginVersion(Base):
 
 
 class VersionTombstone(Base):
-    """``namespace/name version`` was published once, so that number is spent for ever.
+    """``namespace/name version`` was claimed once, so that number is spent for ever.
 
-    Written in the same flush as every new :class:`PluginVersion` (names, not foreign keys,
-    so it outlives the version, its plugin and its namespace); its primary key refuses a
-    second version with the same number. Rows are never deleted.
+    ``version`` is the number without build metadata: ``1.0.9+a`` and ``1.0.9+b`` have the
+    same precedence, so the second is refused. A publish claims the number (with the id its
+    version row will have, ``claimed_by``) before it stores any file, so racing publishes of
+    one version write nothing but the winner's; a claim whose files could not be stored is
+    released. Otherwise rows are never deleted (names, not foreign keys, so a tombstone
+    outlives the version, its plugin and its namespace).
     """
 
     __tablename__ = "version_tombstones"
@@ -278,24 +290,41 @@ class VersionTombstone(Base):
     plugin: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), primary_key=True)
     version: Mapped[str] = mapped_column(String(128), primary_key=True)
     first_published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The id of the version row that claimed the number (``None`` before claims existed)."""
 
 
 @event.listens_for(PluginVersion, "after_insert")
 def _spend_version_number(_mapper: Mapper[Any], connection: Connection, target: Any) -> None:
-    """Every ORM insert of a version writes its tombstone: a reused number fails the flush
-    with an ``IntegrityError``, as a duplicate ``(plugin, version)`` does."""
+    """Every ORM insert of a version spends its number: the tombstone its publish claimed for
+    it, or a new one. A number spent by anything else fails the flush with an
+    ``IntegrityError``, as a duplicate ``(plugin, version)`` does."""
     version: PluginVersion = target
+    number = without_build_metadata(version.version)
+    claimed = (
+        select(VersionTombstone.version)
+        .join(Namespace, Namespace.name == VersionTombstone.namespace)
+        .join(
+            Plugin, (Plugin.namespace_id == Namespace.id) & (Plugin.name == VersionTombstone.plugin)
+        )
+        .where(
+            Plugin.id == version.plugin_id,
+            VersionTombstone.version == number,
+            VersionTombstone.claimed_by == version.id,
+        )
+    )
     connection.execute(
         insert(VersionTombstone).from_select(
-            ["namespace", "plugin", "version", "first_published_at"],
+            ["namespace", "plugin", "version", "first_published_at", "claimed_by"],
             select(
                 Namespace.name,
                 Plugin.name,
-                literal(version.version, String(128)),
+                literal(number, String(128)),
                 literal(utcnow(), UtcDateTime()),
+                literal(version.id, String(32)),
             )
             .join(Namespace, Plugin.namespace_id == Namespace.id)
-            .where(Plugin.id == version.plugin_id),
+            .where(Plugin.id == version.plugin_id, ~claimed.exists()),
         )
     )
 

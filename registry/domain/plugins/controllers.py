@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post, route
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
-from litestar.exceptions import ClientException
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter, PathParameter
 from litestar.response import Redirect, Stream
 
@@ -18,67 +18,50 @@ from client.registry.schemas import (
     SearchPage,
     VersionDetail,
 )
+from registry.auth import PRINCIPAL, namespace_in_scope, token_required
 from registry.domain.plugins import services as plugins
 from registry.domain.plugins.schemas import YankRequest
-from registry.domain.plugins.upload import read_upload
-from registry.domain.publishers.services import Principal, authenticate
-from registry.errors import (
-    InvalidUpload,
-    NotFound,
-    PayloadTooLarge,
-    RateLimited,
-    UnsupportedMediaType,
-)
+from registry.domain.plugins.upload import parse_upload
+from registry.domain.publishers.services import Principal
+from registry.errors import NotFound, UnsupportedMediaType
+from registry.requests import media_type_of, read_body
 from registry.services import RegistryServices
+from registry.settings import MAX_JSON_BODY_BYTES
 
 Segment = Annotated[str, Parameter(max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")]
 CHUNK = 64 * 1024
 
 
-def principal_of(services: RegistryServices, request: Request[Any, Any, Any]) -> Principal:
-    with services.db.session() as session:
-        return authenticate(session, request.headers.get("authorization"))
-
-
-def _rate(limiter_key: str, wait: float | None) -> None:
-    if wait is not None:
-        raise RateLimited(
-            f"too many requests from {limiter_key}; retry in {wait:g} s",
-            headers={"Retry-After": str(int(wait))},
-        )
+def etag_matches(if_none_match: str | None, sha256: str) -> bool:
+    """Whether an ``If-None-Match`` list names this blob: its ETag (strong or weak, compared
+    weakly as RFC 9110 asks for If-None-Match), its bare digest, or ``*``."""
+    if not if_none_match:
+        return False
+    for item in if_none_match[:4096].split(","):
+        tag = item.strip().removeprefix("W/")
+        if tag in ("*", f'"{sha256}"', sha256):
+            return True
+    return False
 
 
 class PluginController(Controller):
     path = "/api/v1/plugins"
     tags = ["plugins"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @post("/", status_code=202)
-    async def publish(self, request: Request[Any, Any, Any], state: State) -> PublishAccepted:
+    @post("/", status_code=202, guards=[token_required], dependencies=PRINCIPAL)
+    async def publish(
+        self, request: Request[Any, Any, Any], state: State, principal: NamedDependency[Principal]
+    ) -> PublishAccepted:
+        """Parsed and stored off the event loop: a publisher's upload never blocks others."""
         services: RegistryServices = state.services
-        content_type = request.headers.get("content-type", "")
-        if not content_type.startswith("multipart/form-data"):
+        media = media_type_of(request)
+        if media.type != "multipart/form-data":
             raise UnsupportedMediaType(
                 "publish with multipart/form-data parts manifest, component and bundle"
             )
-        principal = await sync_to_thread(principal_of, services, request)
-        _rate(principal.publisher, services.publish_limiter.acquire(principal.token_id))
-        try:
-            form = await request.form()
-        except ClientException as exc:
-            if exc.status_code == 413:
-                raise PayloadTooLarge(
-                    f"the upload is larger than {services.settings.uploads.max_body_bytes:,} "
-                    "bytes; the component's budget is 300 KB"
-                ) from None
-            raise InvalidUpload(f"the multipart body is malformed: {exc.detail}") from None
-        grouped: dict[str, Any] = {}
-        for key, value in form.multi_items():
-            if key in grouped:  # a repeated part: read_upload refuses lists with a reason
-                previous = grouped[key]
-                grouped[key] = [*(previous if isinstance(previous, list) else [previous]), value]
-            else:
-                grouped[key] = value
-        parts = await read_upload(grouped, services.settings.uploads)
+        limits = services.settings.uploads
+        body = await read_body(request, timeout_s=limits.body_timeout_s)
+        parts = await sync_to_thread(parse_upload, body, media, limits)
         return await sync_to_thread(plugins.publish, services, parts, principal)
 
     @get("/", sync_to_thread=True)
@@ -112,7 +95,9 @@ class PluginController(Controller):
         body = plugins.report(state.services, namespace, name, version)
         return Response(body, media_type="application/json")
 
-    @get("/{namespace:str}/{name:str}/versions/{version:str}/{part:str}")
+    @route(
+        "/{namespace:str}/{name:str}/versions/{version:str}/{part:str}", http_method=["GET", "HEAD"]
+    )
     async def download(
         self,
         request: Request[Any, Any, Any],
@@ -140,13 +125,16 @@ class PluginController(Controller):
         }
         if found.yanked:
             headers["Clawft-Yanked"] = "true"
-        if request.headers.get("if-none-match") in (etag, found.sha256, "*"):
+        if etag_matches(request.headers.get("if-none-match"), found.sha256):
             return Response(b"", status_code=304, headers=headers)
         if services.settings.presign_downloads:
             url = services.blobs.presigned_url(found.sha256, filename=found.filename)
             if url is not None:
                 return Redirect(url, status_code=302, headers=headers)
         headers["Content-Disposition"] = f'attachment; filename="{found.filename}"'
+        if request.method == "HEAD":
+            headers["Content-Length"] = str(found.size)
+            return Response(b"", media_type="application/octet-stream", headers=headers)
         if found.size <= cache.max_blob_bytes:
             data = cache.blob(found.sha256)
             if data is None:
@@ -167,17 +155,19 @@ class PluginController(Controller):
         "/{namespace:str}/{name:str}/versions/{version:str}/yank",
         sync_to_thread=True,
         status_code=200,
+        guards=[token_required, namespace_in_scope],
+        dependencies=PRINCIPAL,
+        request_max_body_size=MAX_JSON_BODY_BYTES,
     )
     def yank(
         self,
-        request: Request[Any, Any, Any],
         state: State,
+        principal: NamedDependency[Principal],
         namespace: Segment,
         name: Segment,
         version: Segment,
         data: JSONBody[YankRequest],
     ) -> VersionDetail:
-        principal = principal_of(state.services, request)
         return plugins.set_yanked(
             state.services, principal, namespace, name, version, yanked=True, reason=data.reason
         )
@@ -186,16 +176,17 @@ class PluginController(Controller):
         "/{namespace:str}/{name:str}/versions/{version:str}/yank",
         sync_to_thread=True,
         status_code=200,
+        guards=[token_required, namespace_in_scope],
+        dependencies=PRINCIPAL,
     )
     def unyank(
         self,
-        request: Request[Any, Any, Any],
         state: State,
+        principal: NamedDependency[Principal],
         namespace: Segment,
         name: Segment,
         version: Segment,
     ) -> VersionDetail:
-        principal = principal_of(state.services, request)
         return plugins.set_yanked(
             state.services, principal, namespace, name, version, yanked=False, reason="un-yanked"
         )

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from client.manifest import version_precedence, without_build_metadata
 from client.registry.schemas import (
     AuditSummary,
     CheckSummary,
@@ -39,27 +39,24 @@ from registry.db import (
     transition,
 )
 from registry.db.lifecycle import IllegalTransition
-from registry.db.models import utcnow
+from registry.db.models import new_id, utcnow
 from registry.domain.plugins.downloads import Servable
 from registry.domain.plugins.upload import UploadParts
 from registry.domain.publishers.services import Principal
-from registry.errors import Conflict, InvalidUpload, NotApproved, NotFound, VersionExists
+from registry.errors import (
+    Conflict,
+    InvalidUpload,
+    NotApproved,
+    NotFound,
+    VersionExists,
+)
 from registry.queue import QueueUnavailable
+from registry.ratelimit import rate_limit
 from registry.services import RegistryServices
 from registry.storage import BlobStore
 
 _log = logging.getLogger("clawft.registry.plugins")
 PARTS = ("component", "manifest", "bundle")
-_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?")
-
-
-def semver_key(version: str) -> tuple[int, int, int, int, str]:
-    match = _SEMVER.match(version)
-    if match is None:
-        return (0, 0, 0, 0, version)
-    major, minor, patch, pre = match.groups()
-    # A release sorts after its pre-releases.
-    return (int(major), int(minor), int(patch), 0 if pre else 1, pre or "")
 
 
 def _base(name: str, version: str) -> str:
@@ -70,8 +67,15 @@ def _base(name: str, version: str) -> str:
 def publish(
     services: RegistryServices, parts: UploadParts, principal: Principal
 ) -> PublishAccepted:
+    """Judge the request, claim the version number, store the files, then record the version.
+
+    The number is claimed (its tombstone written) before any file is stored, so of racing
+    publishes of one version only the winner writes blobs; if its files cannot be stored the
+    claim is released and nothing is left behind.
+    """
     manifest = parts.manifest
     namespace_name, plugin_name = manifest.name.split("/", 1)
+    number = without_build_metadata(manifest.version)
     principal.require_namespace(namespace_name)
     with services.db.session() as session:
         namespace = session.scalar(sa.select(Namespace).where(Namespace.name == namespace_name))
@@ -84,20 +88,31 @@ def publish(
                 f"namespace {namespace_name} requires a Sigstore bundle: sign the plugin "
                 "(`clawft-registry sign`) and send the bundle part"
             )
-        spent = session.get(VersionTombstone, (namespace_name, plugin_name, manifest.version))
-        if spent is not None:
-            raise VersionExists(
-                f"{manifest.name} {manifest.version} was published before; versions are "
-                "immutable: publish a new version number"
-            )
-    stored = _store_blobs(services.blobs, parts)
+        if session.get(VersionTombstone, (namespace_name, plugin_name, number)) is not None:
+            raise _spent(manifest.name, manifest.version)
+    # Counted per publisher, and only once the request may act: a refused request (a token
+    # for another namespace, a spent number) does not use up the publisher's allowance.
+    rate_limit(services.publish_limiter, principal.publisher_id, "publishes")
+    version_id = new_id()
     try:
         with services.db.session() as session:
-            version_id = _insert_version(session, parts, stored, principal)
+            session.add(
+                VersionTombstone(
+                    namespace=namespace_name,
+                    plugin=plugin_name,
+                    version=number,
+                    claimed_by=version_id,
+                )
+            )
     except IntegrityError:
-        raise VersionExists(
-            f"{manifest.name} {manifest.version} was published concurrently; versions are immutable"
-        ) from None
+        raise _spent(manifest.name, manifest.version) from None
+    try:
+        stored = _store_blobs(services.blobs, parts)
+        with services.db.session() as session:
+            _insert_version(session, version_id, parts, stored, principal)
+    except BaseException:
+        _release_claim(services, namespace_name, plugin_name, number, version_id)
+        raise
     dispatch(services, version_id)
     return PublishAccepted(
         name=manifest.name,
@@ -105,6 +120,31 @@ def publish(
         status="pending",
         status_url=_base(manifest.name, manifest.version),
     )
+
+
+def _spent(name: str, version: str) -> VersionExists:
+    return VersionExists(
+        f"{name} {version} (or a version that differs from it only in build metadata) was "
+        "published before; versions are immutable: publish a new version number"
+    )
+
+
+def _release_claim(
+    services: RegistryServices, namespace: str, plugin: str, number: str, version_id: str
+) -> None:
+    """Give back a number whose files could not be stored (nothing was published)."""
+    try:
+        with services.db.session() as session:
+            session.execute(
+                sa.delete(VersionTombstone).where(
+                    VersionTombstone.namespace == namespace,
+                    VersionTombstone.plugin == plugin,
+                    VersionTombstone.version == number,
+                    VersionTombstone.claimed_by == version_id,
+                )
+            )
+    except Exception:  # the publish already failed; this failing too leaves the number spent
+        _log.exception("could not release the claim on %s/%s %s", namespace, plugin, number)
 
 
 def _store_blobs(blobs: BlobStore, parts: UploadParts) -> dict[str, tuple[str, int]]:
@@ -124,22 +164,28 @@ def _store_blobs(blobs: BlobStore, parts: UploadParts) -> dict[str, tuple[str, i
 
 
 def _insert_version(
-    session: Session, parts: UploadParts, stored: dict[str, tuple[str, int]], principal: Principal
-) -> str:
+    session: Session,
+    version_id: str,
+    parts: UploadParts,
+    stored: dict[str, tuple[str, int]],
+    principal: Principal,
+) -> None:
     manifest = parts.manifest
     namespace_name, plugin_name = manifest.name.split("/", 1)
     namespace = session.scalar(sa.select(Namespace).where(Namespace.name == namespace_name))
-    assert namespace is not None
+    if namespace is None:
+        raise NotFound(f"no namespace {namespace_name!r}; an admin creates namespaces")
     plugin = session.scalar(
         sa.select(Plugin).where(Plugin.namespace_id == namespace.id, Plugin.name == plugin_name)
     )
     if plugin is None:
-        plugin = Plugin(namespace=namespace, name=plugin_name, description=manifest.description)
+        # What the public sees of a plugin comes from its latest approved version only (set by
+        # the lifecycle): a new plugin has no description until a version is approved.
+        plugin = Plugin(namespace=namespace, name=plugin_name, description="")
         session.add(plugin)
-    else:
-        plugin.description = manifest.description
     bundle = stored.get("bundle")
     row = PluginVersion(
+        id=version_id,
         plugin=plugin,
         version=manifest.version,
         component_filename=parts.component_filename,
@@ -164,7 +210,6 @@ def _insert_version(
         )
     )
     session.add(VerificationJob(version_id=row.id))
-    return row.id
 
 
 def dispatch(services: RegistryServices, version_id: str) -> bool:
@@ -292,13 +337,15 @@ def latest(services: RegistryServices, namespace: str, name: str) -> VersionDeta
         approved = [v for v in plugin.versions if v.status == "approved"]
         if not approved:
             raise NotFound(f"{namespace}/{name} has no approved version")
-        return to_detail(max(approved, key=lambda v: semver_key(v.version)))
+        return to_detail(max(approved, key=lambda v: version_precedence(v.version)))
 
 
 def plugin_detail(services: RegistryServices, namespace: str, name: str) -> PluginDetail:
     with services.db.session() as session:
         plugin = _plugin_row(session, namespace, name)
-        versions = sorted(plugin.versions, key=lambda v: semver_key(v.version), reverse=True)
+        versions = sorted(
+            plugin.versions, key=lambda v: version_precedence(v.version), reverse=True
+        )
         return PluginDetail(
             name=plugin.full_name,
             description=plugin.description,
@@ -313,7 +360,7 @@ def summaries(session: Session, plugins: list[Plugin]) -> list[PluginSummary]:
     out = []
     for plugin in plugins:
         approved = [v.version for v in plugin.versions if v.status == "approved"]
-        latest_version = max(approved, key=semver_key) if approved else None
+        latest_version = max(approved, key=version_precedence) if approved else None
         out.append(PluginSummary(plugin.full_name, plugin.description, latest_version))
     return out
 

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import sqlalchemy as sa
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, delete, get, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
-from registry.db import ApiToken, Publisher
-from registry.db.models import utcnow
+from registry.auth import PRINCIPAL, token_required
+from registry.db import Publisher
 from registry.domain.publishers.schemas import NamespaceDetail, TokenCreated, TokenRequest
-from registry.domain.publishers.services import authenticate, create_token, namespace_detail
-from registry.errors import NotFound, RateLimited
+from registry.domain.publishers.services import (
+    Principal,
+    create_token,
+    namespace_detail,
+    revoke_token,
+)
+from registry.errors import NotFound
 from registry.services import RegistryServices
+from registry.settings import MAX_JSON_BODY_BYTES
 
 Name = Annotated[str, Parameter(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
 
@@ -34,44 +40,47 @@ class TokenController(Controller):
     path = "/api/v1/tokens"
     tags = ["tokens"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @post("/", sync_to_thread=True, status_code=201)
+    @post(
+        "/",
+        sync_to_thread=True,
+        status_code=201,
+        guards=[token_required],
+        dependencies=PRINCIPAL,
+        request_max_body_size=MAX_JSON_BODY_BYTES,
+    )
     def create(
-        self, request: Request[Any, Any, Any], state: State, data: JSONBody[TokenRequest]
+        self, state: State, principal: NamedDependency[Principal], data: JSONBody[TokenRequest]
     ) -> TokenCreated:
+        """A token for some of this token's namespaces, expiring no later than it."""
         services: RegistryServices = state.services
         with services.db.session() as session:
-            principal = authenticate(session, request.headers.get("authorization"))
-            wait = services.token_limiter.acquire(principal.publisher_id)
-            if wait is not None:
-                raise RateLimited(
-                    f"too many token requests; retry in {wait:g} s",
-                    headers={"Retry-After": str(int(wait))},
-                )
             publisher = session.get(Publisher, principal.publisher_id)
-            assert publisher is not None
+            if publisher is None:
+                raise NotFound("the publisher of this token no longer exists")
             return create_token(
                 session,
                 publisher,
                 data.namespaces,
                 days=data.expires_in_days,
                 description=data.description,
+                parent=principal,
+                limiter=services.token_limiter,
             )
 
-    @delete("/{token_id:str}", sync_to_thread=True, status_code=204)
+    @delete(
+        "/{token_id:str}",
+        sync_to_thread=True,
+        status_code=204,
+        guards=[token_required],
+        dependencies=PRINCIPAL,
+    )
     def revoke(
         self,
-        request: Request[Any, Any, Any],
         state: State,
+        principal: NamedDependency[Principal],
         token_id: Annotated[str, Parameter(max_length=32)],
     ) -> None:
+        """Revoke one of the publisher's tokens, and every token created from it."""
         services: RegistryServices = state.services
         with services.db.session() as session:
-            principal = authenticate(session, request.headers.get("authorization"))
-            token = session.scalar(
-                sa.select(ApiToken).where(
-                    ApiToken.id == token_id, ApiToken.publisher_id == principal.publisher_id
-                )
-            )
-            if token is None:
-                raise NotFound("no such token among yours")
-            token.revoked_at = token.revoked_at or utcnow()
+            revoke_token(session, principal, token_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -14,18 +14,20 @@ from registry.db.models import utcnow
 from registry.domain.publishers.schemas import NamespaceDetail, Signer, TokenCreated
 from registry.domain.publishers.tokens import issue_token, secret_matches, split_token
 from registry.errors import Conflict, Forbidden, InvalidUpload, NotFound, Unauthorized
+from registry.ratelimit import RateLimiter, rate_limit
 
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who an API token speaks for."""
+    """Who an API token speaks for, and how far."""
 
     publisher_id: str
     publisher: str
     namespaces: tuple[str, ...]
     token_id: str
+    expires_at: datetime
 
     def require_namespace(self, namespace: str) -> None:
         if namespace not in self.namespaces:
@@ -53,25 +55,60 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     now = utcnow()
     if token.revoked_at is not None:
         raise Unauthorized("the token was revoked")
+    if token.parent_id is not None:
+        # Revoking a token revokes what it created (see revoke_token); a child created while
+        # its parent was being revoked is caught here.
+        parent = session.get(ApiToken, token.parent_id)
+        if parent is None or parent.revoked_at is not None:
+            raise Unauthorized("the token that created this token was revoked")
     if token.expires_at <= now:
         raise Unauthorized("the token has expired; create a new one")
     if token.publisher.disabled:
         raise Unauthorized("the publisher of this token is disabled")
     token.last_used_at = now
-    return Principal(token.publisher_id, token.publisher.name, tuple(token.namespaces), token.id)
+    return Principal(
+        token.publisher_id,
+        token.publisher.name,
+        tuple(token.namespaces),
+        token.id,
+        token.expires_at,
+    )
 
 
 def create_token(
-    session: Session, publisher: Publisher, namespaces: list[str], *, days: int, description: str
+    session: Session,
+    publisher: Publisher,
+    namespaces: list[str],
+    *,
+    days: int,
+    description: str,
+    parent: Principal | None = None,
+    limiter: RateLimiter | None = None,
 ) -> TokenCreated:
+    """A new token of ``publisher`` for ``namespaces``, valid ``days``.
+
+    Created by a token (``parent``), it may cover only namespaces the parent covers and may
+    not outlive it: a narrow or short-lived token can never mint a wider or longer one. An
+    admin (no parent) may give any of the publisher's namespaces.
+    """
     owned = set(
         session.scalars(sa.select(Namespace.name).where(Namespace.owner_id == publisher.id))
     )
     foreign = sorted(set(namespaces) - owned)
     if foreign:
         raise Forbidden(f"{publisher.name} does not own namespace(s) {', '.join(foreign)}")
-    issued = issue_token()
     expires = utcnow() + timedelta(days=days)
+    if parent is not None:
+        wider = sorted(set(namespaces) - set(parent.namespaces))
+        if wider:
+            raise Forbidden(
+                f"this token covers {', '.join(parent.namespaces)}; it cannot create a token "
+                f"for {', '.join(wider)}"
+            )
+        expires = min(expires, parent.expires_at)
+    if limiter is not None:  # counted per publisher, once the request may act
+        rate_limit(limiter, publisher.id, "token requests")
+    issued = issue_token()
     row = ApiToken(
         lookup_id=issued.lookup_id,
         secret_hash=issued.secret_hash,
@@ -79,10 +116,28 @@ def create_token(
         namespaces=sorted(set(namespaces)),
         description=description,
         expires_at=expires,
+        parent_id=parent.token_id if parent is not None else None,
     )
     session.add(row)
     session.flush()
     return TokenCreated(row.id, issued.token, row.namespaces, expires.isoformat())
+
+
+def revoke_token(session: Session, principal: Principal, token_id: str) -> None:
+    """Revoke one of the publisher's tokens and every token created from it, transitively."""
+    token = session.scalar(
+        sa.select(ApiToken).where(
+            ApiToken.id == token_id, ApiToken.publisher_id == principal.publisher_id
+        )
+    )
+    if token is None:
+        raise NotFound("no such token among yours")
+    now = utcnow()
+    pending = [token]
+    while pending:
+        current = pending.pop()
+        current.revoked_at = current.revoked_at or now
+        pending.extend(session.scalars(sa.select(ApiToken).where(ApiToken.parent_id == current.id)))
 
 
 def bootstrap_publisher(

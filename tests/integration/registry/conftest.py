@@ -71,3 +71,7 @@ def database(empty_database: Database) -> Database:
     """An empty database of each kind, migrated to head."""
     upgrade(empty_database.engine)
     return empty_database
+
+
+# The registry served over HTTP, in both shapes (the fixture lives with its helpers).
+from tests.integration.registry.harness import registry  # noqa: E402, F401

@@ -1,0 +1,295 @@
+"""The registry under test, served over real HTTP (uvicorn on 127.0.0.1), in its two shapes:
+embedded (SQLite, local blobs, jobs run in the test) and production (PostgreSQL, S3 over HTTP,
+a Redis broker and a real `clawft-registry worker` process). ``registry`` is the fixture."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from client.registry import RegistryClient
+from client.signing import sign_plugin
+from registry.app import build_services, create_app
+from registry.db import Database, PluginVersion
+from registry.db.migrate import upgrade
+from registry.db.settings import DatabaseSettings
+from registry.domain.publishers.schemas import Signer
+from registry.domain.publishers.services import bootstrap_publisher
+from registry.queue import CeleryQueue, InMemoryQueue, VerificationQueue
+from registry.services import RegistryServices
+from registry.settings import RegistrySettings
+from registry.storage import create_blob_store
+from registry.storage.settings import LocalStoreSettings, StorageSettings
+from registry.verification import RegistryUploadSource, RegistryVerdictSink
+from tests.conftest import ALICE, RunningAuthority, S3Endpoint
+from verifier.settings import VerifierSettings
+from verifier.storage import UploadNotFound, UploadUnreadable
+from verifier.tasks import VerificationServices, run_verification
+
+
+@dataclass(frozen=True)
+class WorkerControl:
+    start: Callable[[], None]
+    kill: Callable[[], None]
+    """SIGKILL the newest worker with everything it started (its process group)."""
+
+
+@dataclass
+class Registry:
+    url: str
+    token: str
+    queue: VerificationQueue
+    services: RegistryServices
+    verification: VerificationServices
+    data_dir: Path
+    mode: str
+    """``embedded`` (SQLite, local blobs, jobs run here) or ``production`` (PostgreSQL, S3 on
+    an HTTP endpoint, a Redis broker and a real `clawft-registry worker` process)."""
+    workers: WorkerControl | None
+    """Start or kill `clawft-registry worker` processes (production only)."""
+
+    def client(self, *, token: str | None = None) -> RegistryClient:
+        return RegistryClient(self.url, token=token if token is not None else self.token)
+
+    def verify_queued(self, timeout_s: float = 90.0) -> None:
+        """Wait until every uploaded version has its verdict.
+
+        Embedded: run each job the registry handed to its queue, as a worker would. Production:
+        the worker process takes them from the broker; wait for the database to show it.
+        """
+        if isinstance(self.queue, InMemoryQueue):
+            while self.queue.sent:
+                # As the Celery task does: these end the task (after any verdict is recorded).
+                with contextlib.suppress(UploadUnreadable, UploadNotFound):
+                    run_verification(self.queue.sent.pop(0), self.verification)
+            return
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self.services.db.session() as session:
+                waiting = session.scalar(
+                    sa.select(sa.func.count()).where(
+                        PluginVersion.status.in_(("pending", "verifying"))
+                    )
+                )
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{waiting} version(s) still unverified after {timeout_s} s")
+            time.sleep(0.2)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _embedded(data: Path) -> tuple[RegistrySettings, VerificationQueue, list[Any]]:
+    settings = RegistrySettings(
+        data_dir=data,
+        database=DatabaseSettings(url=f"sqlite:///{data / 'registry.sqlite3'}"),
+        storage=StorageSettings(backend="local", local=LocalStoreSettings(root=data / "blobs")),
+    )
+    return settings, InMemoryQueue(), []
+
+
+def _production(
+    request: pytest.FixtureRequest, data: Path, trust: Path, worker_env: dict[str, str]
+) -> tuple[RegistrySettings, VerificationQueue, list[Any], WorkerControl]:
+    """PostgreSQL, S3 over HTTP, a Redis broker, and a real worker process."""
+    cleanups: list[Any] = []
+    server_url: str = request.getfixturevalue("postgres_url")
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"e_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    cleanups.append(drop)
+    db_url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    s3: S3Endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = f"clawft-e2e-{uuid.uuid4().hex[:12]}"
+    redis_base: str = request.getfixturevalue("redis_url")
+    broker = f"{redis_base.rstrip('/')}/7"
+    import redis
+
+    with redis.Redis.from_url(broker) as client:
+        client.flushdb()
+    env = {
+        "CLAWFT_DATA_DIR": str(data),
+        "CLAWFT_DATABASE_URL": db_url,
+        "CLAWFT_STORAGE_BACKEND": "s3",
+        "CLAWFT_S3_ENDPOINT_URL": s3.url,
+        "CLAWFT_S3_BUCKET": bucket,
+        "CLAWFT_S3_ACCESS_KEY_ID": s3.access_key_id,
+        "CLAWFT_S3_SECRET_ACCESS_KEY": s3.secret_access_key,
+        "CLAWFT_S3_CREATE_BUCKET": "1",
+        "CLAWFT_BROKER_URL": broker,
+        "CLAWFT_RESULT_BACKEND": broker,
+        "CLAWFT_TRUST_CONFIG": str(trust),
+        "CLAWFT_VERIFIER_TRUST_CONFIG": str(trust),
+    }
+    settings = RegistrySettings.from_env(env)
+    create_blob_store(settings.storage).check()  # creates the bucket
+    db = Database(settings.database)
+    upgrade(db.engine)
+    db.dispose()
+    workers: list[subprocess.Popen[bytes]] = []
+
+    def start_worker() -> None:
+        log = (data.parent / f"worker-{len(workers)}.log").open("wb")
+        workers.append(
+            subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "clawft-registry"),
+                    "worker",
+                    "--concurrency",
+                    "1",
+                ],
+                env={**os.environ, **env, **worker_env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        log.close()
+
+    def kill_worker() -> None:
+        """SIGKILL the newest worker with everything it started (its process group)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(workers[-1].pid, signal.SIGKILL)
+        workers[-1].wait()
+
+    def stop_worker() -> None:
+        for worker in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+
+    start_worker()
+    cleanups.append(stop_worker)
+    return settings, CeleryQueue(broker), cleanups, WorkerControl(start_worker, kill_worker)
+
+
+# Extra worker settings for tests that need them (by test function name).
+WORKER_ENV: dict[str, dict[str, str]] = {
+    "test_worker_killed_mid_verification_ends_with_one_verdict": {
+        "CLAWFT_VERIFIER_WALL_SECONDS": "10",
+        "CLAWFT_TASK_SOFT_TIME_LIMIT_S": "11",
+        "CLAWFT_TASK_TIME_LIMIT_S": "12",
+        "CLAWFT_BROKER_VISIBILITY_TIMEOUT_S": "14",
+        "CLAWFT_BROKER_RESTORE_INTERVAL_S": "1",
+        "CLAWFT_TASK_RETRY_BACKOFF_S": "1",
+        "CLAWFT_TASK_RETRY_BACKOFF_MAX_S": "2",
+    },
+}
+
+
+@pytest.fixture(params=["embedded", "production"])
+def registry(
+    request: pytest.FixtureRequest, tmp_path: Path, dev_authority: RunningAuthority
+) -> Iterator[Registry]:
+    data = tmp_path / "registry-data"
+    data.mkdir()
+    trust = dev_authority.trust_config_path
+    cleanups: list[Any] = []
+    try:
+        if request.param == "embedded":
+            settings, queue, cleanups = _embedded(data)
+            workers = None
+        else:
+            worker_env = WORKER_ENV.get(request.node.originalname, {})
+            settings, queue, cleanups, workers = _production(request, data, trust, worker_env)
+        settings = replace(
+            settings, trust_config=trust, verifier=VerifierSettings(trust_config=trust)
+        )
+        db = Database(settings.database)
+        upgrade(db.engine)
+        with db.session() as session:
+            token = bootstrap_publisher(
+                session, "clawft", ["clawft"], [Signer(ALICE, dev_authority.issuer)], days=30
+            ).token
+        db.dispose()
+        services = build_services(settings, queue=queue)
+        cleanups.append(services.db.dispose)
+        verification = VerificationServices(
+            source=RegistryUploadSource(services.db, services.blobs),
+            sink=RegistryVerdictSink(services.db),
+            settings=settings.verifier,
+        )
+        port = _free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, services=services),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                lifespan="on",
+            )
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+
+        def stop_server() -> None:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+        cleanups.append(stop_server)
+        deadline = time.monotonic() + 15
+        while not server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the registry did not start")
+            time.sleep(0.02)
+        yield Registry(
+            f"http://127.0.0.1:{port}",
+            token,
+            queue,
+            services,
+            verification,
+            data,
+            request.param,
+            workers,
+        )
+    finally:
+        for cleanup in reversed(cleanups):
+            cleanup()
+
+
+def signed(built: dict[str, Path], name: str, authority: RunningAuthority, dest: Path) -> Path:
+    plugin = dest / name
+    shutil.copytree(built[name], plugin)
+    sign_plugin(plugin, instance=authority.instance, identity_token=authority.token())
+    return plugin
+
+
+def publish(client: RegistryClient, plugin: Path) -> None:
+    component = next(plugin.glob("*.wasm"))
+    client.publish(
+        plugin / "clawft-plugin.toml",
+        component,
+        component.with_name(component.name + ".sigstore.json"),
+    )
