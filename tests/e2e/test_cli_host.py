@@ -142,6 +142,7 @@ def test_a_plugin_that_would_sleep_a_year_ends_at_once_with_a_reason(
         ["run"],
         ["run", "{hello}", "--input", "{}"],  # no --tool
         ["run", "{hello}", "--tool", "greet", "--input", "not json"],
+        ["run", "{hello}", "--tool", "greet", "--input", "[" * 30_000 + "]" * 30_000],
         ["run", "/nonexistent/x.wasm", "--tool", "greet", "--input", "{}"],
         ["run", "{hello}", "--tool", "greet", "--input", "{}", "--env", "NOEQUALS"],
         ["run", "{hello}", "--tool", "greet", "--input", "{}", "--manifest", "/nonexistent.toml"],
@@ -155,6 +156,7 @@ def test_usage_errors_exit_2(built: dict[str, Path], cache: Path, args: list[str
     result = cli(*[hello if a == "{hello}" else a for a in args], cache=cache)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(("error: ", "usage: ")), result.stderr[-300:]
 
 
 def test_inspect_text_and_json(built: dict[str, Path], cache: Path) -> None:

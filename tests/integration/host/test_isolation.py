@@ -67,6 +67,8 @@ def test_concurrent_calls_with_one_plugin_looping(host: PluginHost, built: dict[
         ("", "{}", "tool name"),
         ("g" * 500, "{}", "tool name"),
         ("greet", json.dumps({"name": "x" * (2 * 1024 * 1024)}), "larger than"),
+        ("greet", "[" * 30_000 + "]" * 30_000, "input nests too deeply"),
+        ("greet", '{"a":' * 30_000 + "1" + "}" * 30_000, "input nests too deeply"),
     ],
 )
 def test_bad_invocations_are_refused_before_the_plugin_runs(

@@ -163,3 +163,27 @@ def test_cli_on_a_directory_with_a_broken_manifest(built: dict[str, Path], tmp_p
     result = cli("verify", plugin, tmp_path=tmp_path)
     assert result.returncode == 1
     assert result.stdout.startswith("FAIL manifest")
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        (
+            '\n[[tests]]\ntool = "greet"\ninput = \'' + "[" * 30_000 + "]" * 30_000 + "'\n",
+            "the input of the test vector for 'greet' nests too deeply",
+        ),
+        ("\nnested = " + "[" * 30_000 + "]" * 30_000 + "\n", "nests too deeply"),
+    ],
+)
+def test_cli_rejects_deeply_nested_manifests_with_a_reason(
+    built: dict[str, Path], tmp_path: Path, extra: str, reason: str
+) -> None:
+    plugin = tmp_path / "deep"
+    shutil.copytree(built["hello"], plugin)
+    manifest = plugin / "clawft-plugin.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    result = cli("verify", plugin, tmp_path=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("FAIL manifest") and reason in first
