@@ -9,6 +9,7 @@ import msgspec
 
 from client.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 from client.cli.registry_options import add_registry_options, client_from
+from client.cli.terminal import shown
 from client.registry import RegistryClientError, parse_reference
 
 
@@ -46,7 +47,10 @@ def run_search(args: argparse.Namespace) -> int:
         print(msgspec.json.encode(page).decode())
         return EXIT_OK
     for item in page.items:
-        print(f"{item.name:<32} {item.latest_version or '-':<12} {item.description}")
+        print(
+            f"{shown(item.name):<32} {shown(item.latest_version or '-'):<12} "
+            f"{shown(item.description)}"
+        )
     print(f"{page.total} plugin(s) match; page {page.page}")
     return EXIT_OK
 
@@ -64,10 +68,12 @@ def run_info(args: argparse.Namespace) -> int:
                 if args.json:
                     print(msgspec.json.encode(plugin).decode())
                     return EXIT_OK
-                print(f"{plugin.name}: {plugin.description}")
+                print(f"{shown(plugin.name)}: {shown(plugin.description)}")
                 for v in plugin.versions:
                     flag = " (yanked)" if v.yanked else ""
-                    print(f"  {v.version:<14} {v.status}{flag}  {v.created_at}")
+                    print(
+                        f"  {shown(v.version):<14} {shown(v.status)}{flag}  {shown(v.created_at)}"
+                    )
                 return EXIT_OK
             detail = client.version(name, version)
         except RegistryClientError as exc:
@@ -75,10 +81,13 @@ def run_info(args: argparse.Namespace) -> int:
     if args.json:
         print(msgspec.json.encode(detail).decode())
         return EXIT_OK
-    print(f"{detail.name} {detail.version}: {detail.status}{' (yanked)' if detail.yanked else ''}")
-    print(f"  component {detail.component.filename} sha256 {detail.component.sha256}")
+    yanked = (
+        f" (yanked: {shown(detail.yanked_reason or 'no reason given')})" if detail.yanked else ""
+    )
+    print(f"{shown(detail.name)} {shown(detail.version)}: {shown(detail.status)}{yanked}")
+    print(f"  component {shown(detail.component.filename)} sha256 {shown(detail.component.sha256)}")
     if detail.report_summary:
         for check in detail.report_summary.checks:
             mark = "skip" if check.skipped else "ok  " if check.passed else "FAIL"
-            print(f"  {mark} {check.name:<20} {check.reason}")
+            print(f"  {mark} {shown(check.name):<20} {shown(check.reason)}")
     return EXIT_OK if detail.status != "rejected" else EXIT_FAILED

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from client.cli.terminal import shown
 from client.host import HostSettings
 
 EXIT_OK = 0
@@ -15,8 +16,9 @@ EXIT_USAGE = 2
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> int:
-    """Print ``error: message`` on stderr and return ``code``."""
-    print(f"error: {message}", file=sys.stderr)
+    """Print ``error: message`` on stderr (control and bidi characters escaped: messages carry
+    text from plugins and registries) and return ``code``."""
+    print(f"error: {shown(message)}", file=sys.stderr)
     return code
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from client.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
+from client.cli.terminal import shown
 from client.host import HostError, HostSettings
 from client.host.engine import shared_engine
 from client.host.inspection import MAX_INSPECT_BYTES, inspect_component
@@ -41,24 +42,25 @@ def inspect(args: argparse.Namespace) -> int:
         print(msgspec.json.format(msgspec.json.encode(report)).decode())
     else:
         budget = settings.size_budget
-        print(f"component   {args.component}")
-        print(f"kind        {report.kind}")
+        print(f"component   {shown(args.component)}")
+        print(f"kind        {shown(report.kind)}")
         print(f"sha256      {report.sha256}")
         print(f"size        {report.size:,} bytes (budget {budget.component_bytes:,})")
         print(f"gzipped     {report.gzipped_size:,} bytes (budget {budget.component_gzip_bytes:,})")
         for title, items in (("imports", report.imports), ("exports", report.exports)):
             print(f"{title}:" if items else f"{title}: none")
             for name, item in sorted(items.items()):
+                # Names come from the component: shown with control characters escaped.
                 if isinstance(item, dict):
-                    print(f"  {name}")
+                    print(f"  {shown(name)}")
                     for func, sig in sorted(item.items()):
-                        print(f"    {func}: {sig}")
+                        print(f"    {shown(func)}: {shown(sig)}")
                 else:
-                    print(f"  {name}: {item}")
+                    print(f"  {shown(name)}: {shown(item)}")
         if report.problems:
             print("refused by the sandbox because:")
             for problem in report.problems:
-                print(f"  - {problem}")
+                print(f"  - {shown(problem)}")
         else:
             print("loads in the sandbox: yes")
     return EXIT_FAILED if report.problems else EXIT_OK

@@ -15,6 +15,7 @@ from client.cli.common import (
     fail,
 )
 from client.cli.registry_options import add_registry_options, client_from, progress_bar
+from client.cli.terminal import shown
 from client.manifest import MANIFEST_FILE_NAME, ManifestInvalid, load_manifest
 from client.registry import RegistryClientError
 
@@ -83,7 +84,10 @@ def publish(args: argparse.Namespace) -> int:
                 accepted = client.publish(
                     plugin_dir / MANIFEST_FILE_NAME, component, bundle, progress=progress
                 )
-            print(f"accepted {accepted.name} {accepted.version}: {accepted.status}")
+            print(
+                f"accepted {shown(accepted.name)} {shown(accepted.version)}: "
+                f"{shown(accepted.status)}"
+            )
             if not args.wait:
                 return EXIT_OK
             detail = client.wait_for_verdict(
@@ -91,9 +95,9 @@ def publish(args: argparse.Namespace) -> int:
             )
         except RegistryClientError as exc:
             return fail(str(exc))
-    print(f"{detail.name} {detail.version}: {detail.status}")
+    print(f"{shown(detail.name)} {shown(detail.version)}: {shown(detail.status)}")
     if detail.report_summary is not None:
         for check in detail.report_summary.checks:
             mark = "skip" if check.skipped else "ok  " if check.passed else "FAIL"
-            print(f"  {mark} {check.name:<20} {check.reason}")
+            print(f"  {mark} {shown(check.name):<20} {shown(check.reason)}")
     return EXIT_OK if detail.status == "approved" else EXIT_FAILED

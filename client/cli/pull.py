@@ -9,6 +9,7 @@ from typing import Any
 
 from client.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_sigstore_instance_options, fail
 from client.cli.registry_options import add_registry_options, client_from, progress_bar
+from client.cli.terminal import shown
 from client.registry import RegistryClientError, pull
 
 
@@ -58,9 +59,10 @@ def run_pull(args: argparse.Namespace) -> int:
             return fail(str(exc), EXIT_USAGE)
         except RegistryClientError as exc:
             return fail(str(exc))
-    signed = f", signed by {installed.signer}" if installed.signer else ", unsigned"
+    signed = f", signed by {shown(installed.signer)}" if installed.signer else ", unsigned"
     yanked = " (yanked)" if installed.yanked else ""
     print(
-        f"installed {installed.name} {installed.version}{yanked} in {installed.directory}{signed}"
+        f"installed {shown(installed.name)} {shown(installed.version)}{yanked} in "
+        f"{shown(installed.directory)}{signed}"
     )
     return EXIT_OK if installed.directory.exists() else EXIT_FAILED

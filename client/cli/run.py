@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from client.cli.common import EXIT_OK, EXIT_USAGE, fail, host_settings
+from client.cli.terminal import shown
+from client.decoding import Undecodable, decode_json
 from client.host import HostError, InvalidInput, PluginHost
 from client.host.cache import UnsafeCacheDirectory
 from client.host.sandbox import LOG_LEVELS
@@ -48,7 +50,7 @@ def register(subparsers: Any) -> None:
 
 
 def _stderr_sink(plugin: str, level: int, message: str) -> None:
-    print(f"[{plugin}] {LOG_LEVELS[level]}: {message}", file=sys.stderr)
+    print(f"[{plugin}] {LOG_LEVELS[level]}: {shown(message)}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,5 +88,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if plugin is not None and args.audit is not None:
             plugin.audit.write_jsonl(args.audit)
-    print(output)
+    print(output if _is_json(output) else shown(output))
     return EXIT_OK
+
+
+def _is_json(text: str) -> bool:
+    """JSON output is printed exactly (it has no raw control characters); anything else a
+    plugin returns is shown with them escaped."""
+    try:
+        decode_json(text)
+    except Undecodable:
+        return False
+    return True

@@ -19,6 +19,7 @@ from client.cli.common import (
     add_sigstore_instance_options,
     fail,
 )
+from client.cli.terminal import shown
 from client.signing import (
     IdentityTokenError,
     PluginFilesError,
@@ -120,7 +121,10 @@ def run_sign(args: argparse.Namespace) -> int:
         return fail(f"not signed: {exc}", EXIT_FAILED)
     except OSError as exc:
         return fail(f"cannot write the bundle: {exc}", EXIT_USAGE)
-    print(f"signed {args.plugin} as {token.identity} (issuer {token.issuer}): wrote {written}")
+    print(
+        f"signed {shown(args.plugin)} as {shown(token.identity)} (issuer {shown(token.issuer)}): "
+        f"wrote {shown(written)}"
+    )
     return EXIT_OK
 
 
@@ -158,5 +162,8 @@ def run_verify_signature(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_USAGE)
     except SignatureVerificationError as exc:
         return fail(f"not verified ({exc.reason}): {exc}", EXIT_FAILED)
-    print(f"verified: {subject} signed by {signer.identity} (issuer {signer.issuer})")
+    print(
+        f"verified: {shown(subject)} signed by {shown(signer.identity)} "
+        f"(issuer {shown(signer.issuer)})"
+    )
     return EXIT_OK

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from client.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_sigstore_instance_options, fail
+from client.cli.terminal import shown
 from client.manifest import MANIFEST_FILE_NAME, ManifestInvalid, parse_manifest
 
 if TYPE_CHECKING:
@@ -132,6 +133,6 @@ def print_summary(report: VerificationReport) -> None:
             mark = "skip"
         else:
             mark = "ok  "
-        print(f"{mark} {check.name:<20} {check.reason}")
-    plugin = f"{report.plugin} {report.version}" if report.plugin else "the plugin"
+        print(f"{mark} {check.name:<20} {shown(check.reason)}")
+    plugin = shown(f"{report.plugin} {report.version}") if report.plugin else "the plugin"
     print(f"verdict: {report.verdict} ({plugin}, sha256 {report.component_sha256[:16]}…)")

@@ -7,6 +7,7 @@ from typing import Any
 
 from client.cli.common import EXIT_OK, EXIT_USAGE, fail
 from client.cli.registry_options import add_registry_options, client_from
+from client.cli.terminal import shown
 from client.registry import RegistryClientError, parse_reference
 
 
@@ -42,5 +43,6 @@ def run_yank(args: argparse.Namespace) -> int:
             )
         except RegistryClientError as exc:
             return fail(str(exc))
-    print(f"{detail.name} {detail.version}: {detail.status}{' (yanked)' if detail.yanked else ''}")
+    yanked = " (yanked)" if detail.yanked else ""
+    print(f"{shown(detail.name)} {shown(detail.version)}: {shown(detail.status)}{yanked}")
     return EXIT_OK

@@ -3,6 +3,8 @@ trusted publisher signed, and only then move it into place atomically.
 
 An interrupted or tampered download leaves nothing installed: files land in a hidden
 temporary directory beside the destination, which is renamed into place as the last step.
+Every name the registry sends back (plugin name, version, file name) is checked before it is
+used in a path, so a registry cannot make ``pull`` touch anything outside ``--dest``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from client.manifest import ManifestInvalid, parse_manifest
+from client.manifest import (
+    COMPONENT_FILE_PATTERN,
+    PLUGIN_NAME_PATTERN,
+    SEMVER_PATTERN,
+    ManifestInvalid,
+    parse_manifest,
+)
 from client.registry.client import Progress, RegistryClient, split_name
 from client.registry.errors import DownloadRejected
 from client.registry.schemas import VersionDetail
@@ -28,7 +36,10 @@ from client.signing import (
     verify_plugin_bundle,
 )
 
-_SAFE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,126}\.wasm$")
+_SAFE_FILE = re.compile(COMPONENT_FILE_PATTERN)
+_PLUGIN_NAME = re.compile(PLUGIN_NAME_PATTERN)
+_VERSION = re.compile(SEMVER_PATTERN)
+MAX_VERSION_CHARS = 128
 MANIFEST = "clawft-plugin.toml"
 
 
@@ -47,8 +58,14 @@ def parse_reference(reference: str) -> tuple[str, str | None]:
     """``acme/hello@1.2.0`` → (``acme/hello``, ``1.2.0``); no ``@``: the latest version."""
     name, sep, version = reference.partition("@")
     split_name(name)
+    if not _PLUGIN_NAME.match(name):
+        raise ValueError(
+            f"{name!r} is not a plugin name: namespace/name, each lowercase a-z, 0-9 and -"
+        )
     if sep and not version:
         raise ValueError(f"{reference!r}: give a version after @, or leave out the @")
+    if version and (len(version) > MAX_VERSION_CHARS or not _VERSION.match(version)):
+        raise ValueError(f"{version!r} is not a semantic version such as 1.2.0")
     return name, (version or None)
 
 
@@ -64,10 +81,7 @@ def pull(
     name, version = parse_reference(reference)
     namespace, plugin = split_name(name)
     detail = client.version(name, version) if version else client.latest(name)
-    if not _SAFE_FILE.match(detail.component.filename or ""):
-        raise DownloadRejected(
-            f"the registry named an unsafe component file {detail.component.filename!r}"
-        )
+    _check_names(detail, name, version)
     final = destination / namespace / plugin / detail.version
     if final.exists():
         raise DownloadRejected(
@@ -96,6 +110,25 @@ def pull(
         signer=signer,
         yanked=detail.yanked,
     )
+
+
+def _check_names(detail: VersionDetail, name: str, version: str | None) -> None:
+    """Refuse an answer whose names could not be this plugin's, before any path is built."""
+    if detail.name != name:
+        raise DownloadRejected(f"the registry answered for {detail.name[:140]!r}, not {name}")
+    if len(detail.version) > MAX_VERSION_CHARS or not _VERSION.match(detail.version):
+        raise DownloadRejected(
+            f"the registry named the version {detail.version[:140]!r}, which is not a "
+            "semantic version: refusing it"
+        )
+    if version is not None and detail.version != version:
+        raise DownloadRejected(
+            f"the registry answered with version {detail.version!r}, not {version}"
+        )
+    if not _SAFE_FILE.match(detail.component.filename or ""):
+        raise DownloadRejected(
+            f"the registry named an unsafe component file {detail.component.filename!r}"
+        )
 
 
 def _fetch_and_check(

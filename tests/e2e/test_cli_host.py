@@ -192,3 +192,25 @@ def test_inspect_lists_every_problem(
     result = cli("inspect", component_of(built[plugin]), "--json", cache=cache)
     assert result.returncode == 1
     assert any(problem in p for p in json.loads(result.stdout)["problems"])
+
+
+def test_plugin_text_reaches_the_terminal_escaped(built: dict[str, Path], cache: Path) -> None:
+    """A plugin's log lines, errors and non-JSON output cannot move the cursor, recolour or
+    reorder what a person reads: every control and bidi character is shown as an escape."""
+    component = component_of(built["terminal-forger"])
+    lied = cli("run", component, "--tool", "lie", "--input", "{}", cache=cache)
+    assert lied.returncode == 1
+    for raw in ("\x1b", "\r", "\u202e"):
+        assert raw not in lied.stderr
+    assert "info: \\x1b[2K\\x0dverdict: approved" in lied.stderr
+    assert "failed: \\x1b[1A\\x1b[2K\\x1b[32mok   behaviour all good\\x1b[0m \\u202eexe.txt" in (
+        lied.stderr
+    )
+    raw = cli("run", component, "--tool", "raw", "--input", "{}", cache=cache)
+    assert raw.returncode == 0 and raw.stdout == "\\x1b[2J\\x1b[Hall clear\n"
+    verified = cli("verify", component.parent, cache=cache)
+    assert verified.returncode == 1
+    assert "\x1b" not in verified.stdout
+    assert verified.stdout.splitlines()[0].startswith("FAIL behaviour")
+    assert "\\x1b[32mok   behaviour all good" in verified.stdout
+    assert json.loads(cli("verify", component.parent, "--json", cache=cache).stdout)["checks"]
