@@ -102,6 +102,8 @@ class WorkerSettings:
             (self.max_upload_file_bytes < 1, "CLAWFT_MAX_UPLOAD_FILE_BYTES must be positive"),
             (self.verifier.isolation.scratch_bytes < 0,
              "CLAWFT_VERIFIER_SCRATCH_BYTES must not be negative"),
+            (self.verifier.isolation.scratch_entries < 0,
+             "CLAWFT_VERIFIER_SCRATCH_ENTRIES must not be negative"),
             (root is not None and not root.is_dir(),
              f"CLAWFT_VERIFIER_SCRATCH_DIR ({root}) is not a directory; create it or unset it"),
         ]  # fmt: skip
@@ -120,6 +122,7 @@ class WorkerSettings:
             memory_bytes=_get(env, "CLAWFT_VERIFIER_MEMORY_BYTES", int, di.memory_bytes),
             wall_seconds=_get(env, "CLAWFT_VERIFIER_WALL_SECONDS", float, di.wall_seconds),
             scratch_bytes=_get(env, "CLAWFT_VERIFIER_SCRATCH_BYTES", int, di.scratch_bytes),
+            scratch_entries=_get(env, "CLAWFT_VERIFIER_SCRATCH_ENTRIES", int, di.scratch_entries),
             scratch_root=Path(env["CLAWFT_VERIFIER_SCRATCH_DIR"])
             if env.get("CLAWFT_VERIFIER_SCRATCH_DIR")
             else None,

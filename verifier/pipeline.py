@@ -238,6 +238,7 @@ def _applied_policy(
         isolation_cpu_seconds=settings.isolation.cpu_seconds,
         isolation_memory_bytes=settings.isolation.memory_bytes,
         isolation_scratch_bytes=settings.isolation.scratch_bytes,
+        isolation_scratch_entries=settings.isolation.scratch_entries,
         trusted_publishers=sorted(str(p) for p in publishers),
         sigstore_instance=instance.description if instance is not None else "not chosen",
     )

@@ -40,6 +40,8 @@ class AppliedPolicy(msgspec.Struct, frozen=True, kw_only=True):
     isolation_memory_bytes: int
     isolation_scratch_bytes: int = 0
     """What a plugin could write to its scratch data directory (0 in reports before 0.2.0)."""
+    isolation_scratch_entries: int = 0
+    """Files and directories a plugin could make there (0 in reports before 0.3.0)."""
     trusted_publishers: list[str]
     sigstore_instance: str
 

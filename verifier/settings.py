@@ -23,6 +23,9 @@ class IsolationLimits:
     scratch_bytes: int = 16 * MIB
     """What a plugin may write (``write-file``, in total) to its scratch data directory in one
     verification (``CLAWFT_VERIFIER_SCRATCH_BYTES``)."""
+    scratch_entries: int = 1_000
+    """Files and directories a plugin may make in its scratch data directory in one
+    verification (``CLAWFT_VERIFIER_SCRATCH_ENTRIES``): empty ones cost no bytes."""
     scratch_root: Path | None = None
     """Where the child's scratch data directory is made (``CLAWFT_VERIFIER_SCRATCH_DIR``);
     ``None``: ``/dev/shm`` when it is writable with room to spare (memory-backed, so a

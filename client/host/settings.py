@@ -41,6 +41,16 @@ class SizeBudget:
 
 
 @dataclass(frozen=True, slots=True)
+class DataQuota:
+    """What one plugin's data directory may hold; ``None``: no bound."""
+
+    bytes: int | None = 256 * MIB
+    """Bytes of the files in it."""
+    entries: int | None = 10_000
+    """Files and directories in it (empty ones cost no bytes, so they are counted apart)."""
+
+
+@dataclass(frozen=True, slots=True)
 class HttpPolicy:
     """Bounds of ``host.http-request``."""
 
@@ -85,6 +95,8 @@ class HostSettings:
     http: HttpPolicy = field(default_factory=HttpPolicy)
     max_write_bytes: int = 4 * MIB
     """Largest ``write-file`` content."""
+    data_quota: DataQuota = field(default_factory=DataQuota)
+    """What each plugin's data directory may hold (``[data_quota]`` in host.toml)."""
     write_budget_bytes: int | None = None
     """Total ``write-file`` bytes one loaded plugin may write; ``None``: no bound beyond the
     disk. The verifier bounds the runs in its scratch directory with it."""
@@ -120,7 +132,7 @@ class HostSettings:
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any], *, source: str = "settings") -> HostSettings:
-        known = {"cache_dir", "allowed_private_networks", "ca_bundle", "plugins"}
+        known = {"cache_dir", "allowed_private_networks", "ca_bundle", "plugins", "data_quota"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"{source}: unknown setting(s) {', '.join(unknown)}")
@@ -152,9 +164,22 @@ class HostSettings:
         cache_dir = Path(data["cache_dir"]) if "cache_dir" in data else None
         return cls(
             cache_dir=cache_dir,
+            data_quota=_data_quota(data.get("data_quota", {}), source),
             http=HttpPolicy(allowed_private_networks=networks, ca_bundle=ca_bundle),
             plugin_resources=plugins,
         )
+
+
+def _data_quota(table: Any, source: str) -> DataQuota:
+    if not isinstance(table, dict) or set(table) - {"bytes", "entries"}:
+        raise ValueError(f"{source}: data_quota takes bytes and entries")
+    for key, value in table.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{source}: data_quota.{key} must be a whole number of at least 0")
+    default = DataQuota()
+    return DataQuota(
+        bytes=table.get("bytes", default.bytes), entries=table.get("entries", default.entries)
+    )
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -78,6 +78,8 @@ class IsolatedAnalyser:
                 str(scratch.path),
                 "--scratch-bytes",
                 str(self.limits.scratch_bytes),
+                "--scratch-entries",
+                str(self.limits.scratch_entries),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

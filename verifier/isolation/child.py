@@ -30,7 +30,7 @@ from client.host.engine import EngineOptions, PluginEngine
 from client.host.errors import InvalidInput, PluginError
 from client.host.imports import ImportPolicy, export_problems
 from client.host.plugin import CompiledComponent, Plugin
-from client.host.settings import RateLimit, SizeBudget
+from client.host.settings import DataQuota, RateLimit, SizeBudget
 from client.host.timeouts import timeout_message
 from client.manifest import ManifestInvalid, PluginManifest, parse_manifest
 from verifier.isolation.protocol import (
@@ -282,6 +282,7 @@ def main() -> int:
         help="an empty directory the parent owns (and removes); plugins' data directory",
     )
     parser.add_argument("--scratch-bytes", type=int, required=True)
+    parser.add_argument("--scratch-entries", type=int, required=True)
     args = parser.parse_args()
     resource.setrlimit(resource.RLIMIT_DATA, (args.memory_bytes, args.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -295,6 +296,7 @@ def main() -> int:
         # and a bounded amount to write.
         durable_writes=False,
         write_budget_bytes=args.scratch_bytes,
+        data_quota=DataQuota(bytes=args.scratch_bytes, entries=args.scratch_entries),
     )
     # Protocol messages get their own descriptor; anything a library prints goes to stderr.
     replies = os.fdopen(os.dup(1), "wb")

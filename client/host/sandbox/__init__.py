@@ -75,6 +75,7 @@ class PluginSandbox:
             max_read_bytes=settings.max_read_bytes,
             max_write_bytes=settings.max_write_bytes,
             write_budget=settings.write_budget_bytes,
+            quota=settings.data_quota,
             durable=settings.durable_writes,
         )
         self.env = EnvPolicy(permissions.env, environment)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from client.host import (
     TimeoutExceeded,
 )
 from client.host.limits import MIB
+from client.host.settings import DataQuota
 from tests.conftest import LogRecorder, component_of, with_manifest
 
 WASM_PAGE = 64 * 1024
@@ -228,3 +230,22 @@ def test_permitted_calls_cannot_flush_denied_ones_from_the_audit(
     plugin.audit.write_jsonl(exported)
     rows = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
     assert [row["permitted"] for row in rows[:4]] == [False, False, False, True]
+
+
+def test_an_inode_bomb_is_stopped_at_the_data_directory_quota(
+    make_host: Callable[..., PluginHost], built: dict[str, Path], tmp_path: Path
+) -> None:
+    """Empty files cost no bytes; they count as entries. The host's quota stops the bomb and
+    the plugin gets the reason; what it made stays within the quota."""
+    data = tmp_path / "data"
+    data.mkdir()
+    host = make_host(data_quota=DataQuota(bytes=1 * MIB, entries=300), durable_writes=False)
+    plugin = host.load(component_of(built["inode-bomb"]), data_dir=data)
+    with pytest.raises(PluginError, match="holds 300 files and directories, its quota"):
+        plugin.invoke("bomb", '{"files": 100000}')
+    assert sum(1 for _ in data.rglob("*")) == 300
+    # Directories count too, and a refused write makes none of them.
+    with pytest.raises(PluginError, match="holds 300 files and directories"):
+        plugin.invoke("bomb", '{"files": 0, "dirs": 10}')
+    assert sum(1 for _ in data.rglob("*")) == 300
+    still_serves(host, built)

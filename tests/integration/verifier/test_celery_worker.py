@@ -408,6 +408,7 @@ def test_worker_settings_come_from_the_environment(tmp_path: Path) -> None:
             "CLAWFT_VERIFIER_WALL_SECONDS": "30",
             "CLAWFT_VERIFIER_STAGING": "yes",
             "CLAWFT_VERIFIER_SCRATCH_BYTES": "1048576",
+            "CLAWFT_VERIFIER_SCRATCH_ENTRIES": "64",
             "CLAWFT_VERIFIER_SCRATCH_DIR": str(tmp_path),
         }
     )
@@ -415,6 +416,7 @@ def test_worker_settings_come_from_the_environment(tmp_path: Path) -> None:
     assert settings.uploads_dir == tmp_path
     assert settings.verifier.isolation.wall_seconds == 30.0 and settings.verifier.staging
     assert settings.verifier.isolation.scratch_bytes == 1 << 20
+    assert settings.verifier.isolation.scratch_entries == 64
     assert settings.verifier.isolation.scratch_root == tmp_path
     app = create_celery(settings)
     assert app.conf.worker_max_tasks_per_child == 7
@@ -438,6 +440,8 @@ def test_worker_settings_come_from_the_environment(tmp_path: Path) -> None:
         ({"CLAWFT_BROKER_VISIBILITY_TIMEOUT_S": "100"}, "delivered twice"),
         ({"CLAWFT_VERIFIER_STAGING": "maybe"}, "CLAWFT_VERIFIER_STAGING='maybe'"),
         ({"CLAWFT_VERIFIER_SCRATCH_BYTES": "-1"}, "must not be negative"),
+        ({"CLAWFT_VERIFIER_SCRATCH_ENTRIES": "-1"}, "must not be negative"),
+        ({"CLAWFT_VERIFIER_SCRATCH_ENTRIES": "many"}, "is not a valid int"),
         ({"CLAWFT_VERIFIER_SCRATCH_DIR": "/no/such/dir"}, "is not a directory"),
     ],
 )

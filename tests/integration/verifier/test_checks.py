@@ -136,6 +136,7 @@ def test_notes_audit_is_attached(built: dict[str, Path], analyser: IsolatedAnaly
         ("forbidden-import", "imports", "wasi:sockets/tcp@0.2.0"),
         ("sleeper", "imports", "monotonic-clock@0.2.0#subscribe-duration (makes a timer"),
         ("host-call-chain", "behaviour", "logged faster than the host's rate limit"),
+        ("inode-bomb", "behaviour", "holds 1,000 files and directories, its quota"),
         ("wrong-typed-import", "imports", "#log has type func(message: string)"),
         ("missing-export", "exports", "#invoke is missing"),
         ("core-module", "component-structure", "core WebAssembly module"),

@@ -9,6 +9,7 @@ import pytest
 
 from client.host.sandbox.decisions import HostCallFailed, PolicyDenied
 from client.host.sandbox.files import PluginFiles
+from client.host.settings import DataQuota
 
 MB = 1024 * 1024
 
@@ -138,3 +139,67 @@ def test_a_failed_write_does_not_spend_the_budget(data_dir: Path) -> None:
         files.write("notes/today.txt/x", "12345678")  # a file is in the way of the directory
     files.write("notes/ok.txt", "12345678")
     assert (data_dir / "notes" / "ok.txt").read_text(encoding="utf-8") == "12345678"
+
+
+@pytest.fixture
+def empty_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "empty"
+    root.mkdir()
+    return root
+
+
+def quota_files(
+    empty_dir: Path, *, entries: int | None = None, size: int | None = None
+) -> PluginFiles:
+    return PluginFiles(
+        empty_dir,
+        ["notes/"],
+        max_read_bytes=MB,
+        max_write_bytes=MB,
+        quota=DataQuota(bytes=size, entries=entries),
+        durable=False,
+    )
+
+
+def test_empty_files_and_directories_count_against_the_entry_quota(empty_dir: Path) -> None:
+    files = quota_files(empty_dir, entries=5)
+    files.write("notes/a", "")  # notes/ and a: two entries, no bytes
+    files.write("notes/b", "")
+    files.write("notes/a", "")  # rewriting a file adds no entry
+    with pytest.raises(HostCallFailed, match="quota of 5 files and directories"):
+        files.write("notes/d/e/x", "")  # d, e and x would make six
+    assert not (empty_dir / "notes" / "d").exists()  # refused before anything was made
+    files.write("notes/c", "")
+    files.write("notes/f", "")  # five: the quota
+    with pytest.raises(HostCallFailed, match="holds 5 files and directories, its quota"):
+        files.write("notes/g", "")
+    assert sorted(p.name for p in (empty_dir / "notes").iterdir()) == ["a", "b", "c", "f"]
+
+
+def test_the_byte_quota_counts_what_the_directory_holds(empty_dir: Path) -> None:
+    files = quota_files(empty_dir, size=10)
+    files.write("notes/a", "12345678")
+    files.write("notes/a", "12")  # shrinking gives bytes back
+    files.write("notes/b", "12345678")
+    with pytest.raises(HostCallFailed, match="to 11 bytes, past its quota of 10"):
+        files.write("notes/c", "1")
+    assert not (empty_dir / "notes" / "c").exists()
+
+
+def test_the_quota_counts_what_was_there_before(empty_dir: Path) -> None:
+    (empty_dir / "notes").mkdir()
+    for i in range(3):
+        (empty_dir / "notes" / f"old{i}").write_text("x" * 4, encoding="utf-8")
+    files = quota_files(empty_dir, entries=5, size=100)
+    files.write("notes/new", "")
+    with pytest.raises(HostCallFailed, match="holds 5 files and directories"):
+        files.write("notes/newer", "")
+
+
+def test_a_failed_write_gives_back_its_quota(empty_dir: Path) -> None:
+    files = quota_files(empty_dir, entries=3)
+    (empty_dir / "notes").mkdir()
+    (empty_dir / "notes" / "blocker").write_text("", encoding="utf-8")
+    with pytest.raises(HostCallFailed):
+        files.write("notes/blocker/x", "")  # a file is in the way of the directory
+    files.write("notes/ok", "")  # notes, blocker, ok: three

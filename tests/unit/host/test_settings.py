@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from client.host.settings import HostSettings
+from client.host.settings import DataQuota, HostSettings
 
 
 def test_reads_per_plugin_resources_and_networks(tmp_path: Path) -> None:
@@ -22,6 +22,13 @@ def test_reads_per_plugin_resources_and_networks(tmp_path: Path) -> None:
     assert settings.http.allowed_private_networks == (ipaddress.ip_network("127.0.0.0/8"),)
     request = settings.plugin_resources["acme/weather"]
     assert request.max_fuel == 2_000_000_000 and request.timeout_s == 60
+    assert settings.data_quota == DataQuota()  # the defaults: 256 MiB, 10,000 entries
+
+
+def test_reads_the_data_quota(tmp_path: Path) -> None:
+    path = tmp_path / "host.toml"
+    path.write_text("[data_quota]\nbytes = 1_048_576\nentries = 50\n", encoding="utf-8")
+    assert HostSettings.from_toml(path).data_quota == DataQuota(bytes=1 << 20, entries=50)
 
 
 @pytest.mark.parametrize(
@@ -33,6 +40,10 @@ def test_reads_per_plugin_resources_and_networks(tmp_path: Path) -> None:
         ('[plugins."a/b".resources]\nmax_fuel = "lots"', "positive"),
         ('[plugins."a/b".resources]\nunlimited = true', "unknown"),
         ("= broken toml", "cannot read"),
+        ("[data_quota]\nentries = -1", "data_quota.entries must be a whole number"),
+        ("[data_quota]\nbytes = 1.5", "data_quota.bytes must be a whole number"),
+        ("[data_quota]\ninodes = 5", "data_quota takes bytes and entries"),
+        ("data_quota = " + "[" * 30_000 + "]" * 30_000, "nests too deeply"),
     ],
 )
 def test_bad_settings_are_refused_clearly(tmp_path: Path, text: str, message: str) -> None:
