@@ -34,6 +34,9 @@ DEV_PUBLISHER = "dev"
 DEV_NAMESPACES = ["clawft", "dev"]
 """The examples' namespace, and one for your own experiments."""
 DEV_IDENTITY = "dev@clawft.local"
+DEV_IDENTITY_TOKEN_FILE = "dev-identity-token"  # noqa: S105 - a file name, not a secret
+IDENTITY_TOKEN_REFRESH_S = 240.0
+"""The development identity token is rewritten this often; it lives ten minutes."""
 
 
 @dataclass
@@ -91,9 +94,7 @@ def start(settings: RegistrySettings, *, with_worker: bool = True) -> Embedded:
             verifier=replace(settings.verifier, trust_config=trust),
         )
         dev_signer = Signer(DEV_IDENTITY, authority.tokens.issuer)
-        (data / "dev-identity-token").write_text(
-            authority.tokens.mint(DEV_IDENTITY), encoding="utf-8"
-        )
+        stoppers.append(keep_identity_token_fresh(authority, data / DEV_IDENTITY_TOKEN_FILE))
     services = build_services(settings)
     stoppers.append(services.db.dispose)
     if dev_signer is not None:
@@ -104,15 +105,44 @@ def start(settings: RegistrySettings, *, with_worker: bool = True) -> Embedded:
     return Embedded(settings, services, stoppers)
 
 
+def write_secret(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by this user only (0600, also if it existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
+
+
+def keep_identity_token_fresh(
+    authority: Any, path: Path, *, every_s: float = IDENTITY_TOKEN_REFRESH_S
+) -> Any:
+    """Write a development identity token now and again every refresh interval, so the file
+    always holds one with minutes to live (the authority's tokens last ten minutes)."""
+    stop_event = threading.Event()
+
+    def refresh() -> None:
+        write_secret(path, authority.tokens.mint(DEV_IDENTITY))
+
+    refresh()
+
+    def run() -> None:
+        while not stop_event.wait(every_s):
+            try:
+                refresh()
+            except Exception:  # keep trying; the next round may succeed
+                _log.exception("could not refresh %s", path)
+
+    threading.Thread(target=run, name="clawft-dev-identity", daemon=True).start()
+    return stop_event.set
+
+
 def _bootstrap_dev_publisher(services: RegistryServices, data: Path, signer: Signer) -> None:
     with services.db.session() as session:
         if session.scalar(sa.select(Publisher).where(Publisher.name == DEV_PUBLISHER)):
             return
         created = bootstrap_publisher(session, DEV_PUBLISHER, DEV_NAMESPACES, [signer], days=365)
     path = data / "dev-token"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(created.token)
+    write_secret(path, created.token)
     _log.warning("development publisher %r created; its token is in %s", DEV_PUBLISHER, path)
 
 

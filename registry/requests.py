@@ -39,7 +39,7 @@ class RegistryRequest(Request[Any, Any, Any]):
         if media.parameters.get("charset", "utf-8").lower() not in _UTF8:
             raise UnsupportedMediaType("send JSON in UTF-8")
         body = await read_body(
-            self, timeout_s=self.app.state.services.settings.json_bodies.timeout_s
+            self, timeout_s=self.app.state.services.settings.http.json_body_timeout_s
         )
         try:
             return decode_json(body or b"null", what="the request body")

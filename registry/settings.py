@@ -15,6 +15,7 @@ from pathlib import Path
 
 from client.decoding import Undecodable, loads_toml
 from registry.db.settings import DatabaseSettings
+from registry.serving import HttpTimeouts
 from registry.storage.settings import StorageSettings
 from verifier.settings import VerifierSettings
 
@@ -30,9 +31,6 @@ class UploadLimits:
     max_component_bytes: int = 300 * KIB
     """The seed's size budget; larger components are refused before they are stored."""
     max_bundle_bytes: int = 1 * MIB
-    body_timeout_s: float = 60.0
-    """The whole body must arrive within this time (at least 24 KB/s for the largest upload);
-    a client that sends it more slowly is answered 408 and its connection freed."""
 
     @property
     def max_body_bytes(self) -> int:
@@ -42,14 +40,6 @@ class UploadLimits:
 
 MAX_JSON_BODY_BYTES = 16 * KIB
 """The JSON request bodies (tokens, yank) are a few hundred bytes; larger ones are refused."""
-
-
-@dataclass(frozen=True, slots=True)
-class JsonBodyLimits:
-    """Bounds of the JSON request bodies (tokens, yank)."""
-
-    timeout_s: float = 10.0
-    """The body must arrive within this time, or the request is answered 408."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +82,7 @@ class RegistrySettings:
     )
     queue: QueueSettings = field(default_factory=QueueSettings)
     uploads: UploadLimits = field(default_factory=UploadLimits)
-    json_bodies: JsonBodyLimits = field(default_factory=JsonBodyLimits)
+    http: HttpTimeouts = field(default_factory=HttpTimeouts)
     rates: RateLimits = field(default_factory=RateLimits)
     verifier: VerifierSettings = field(default_factory=VerifierSettings)
     trust_config: Path | None = None
@@ -116,6 +106,12 @@ class RegistrySettings:
             port = int(env.get("CLAWFT_PORT", "8750"))
         except ValueError:
             raise ValueError("CLAWFT_PORT must be a port number") from None
+        timeouts = HttpTimeouts(
+            header_timeout_s=_seconds(env, "CLAWFT_HTTP_HEADER_TIMEOUT_S", 10.0),
+            keep_alive_s=_seconds(env, "CLAWFT_HTTP_KEEP_ALIVE_S", 5.0),
+            upload_body_timeout_s=_seconds(env, "CLAWFT_HTTP_UPLOAD_BODY_TIMEOUT_S", 60.0),
+            json_body_timeout_s=_seconds(env, "CLAWFT_HTTP_JSON_BODY_TIMEOUT_S", 10.0),
+        )
         return cls(
             data_dir=data_dir,
             host=env.get("CLAWFT_HOST", "127.0.0.1"),
@@ -127,9 +123,23 @@ class RegistrySettings:
                 result_backend=env.get("CLAWFT_RESULT_BACKEND") or None,
             ),
             verifier=verifier,
+            http=timeouts,
             trust_config=Path(trust) if trust else None,
             presign_downloads=env.get("CLAWFT_S3_PRESIGN", "") in ("1", "true", "yes"),
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {text[:40]!r}") from None
+    if not 0 < value <= 3600:
+        raise ValueError(f"{name} must be more than 0 and at most 3600 seconds")
+    return value
 
 
 def _toml_as_env(path: Path) -> dict[str, str]:

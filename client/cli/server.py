@@ -87,6 +87,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
         from registry import embedded
         from registry.app import create_app
+        from registry.serving import uvicorn_config
     except ImportError:
         return fail(SERVER_EXTRA, EXIT_USAGE)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -107,14 +108,12 @@ def run_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     try:
-        uvicorn.run(
-            # Stopped from the app's shutdown: after a signal, uvicorn re-raises it once the
-            # server is down, and the process would end before a `finally` could run.
-            create_app(settings, services=running.services, on_shutdown=[running.stop]),
-            host=settings.host,
-            port=settings.port,
-            log_level="info",
-        )
+        # Stopped from the app's shutdown: after a signal, uvicorn re-raises it once the
+        # server is down, and the process would end before a `finally` could run.
+        app = create_app(settings, services=running.services, on_shutdown=[running.stop])
+        uvicorn.Server(
+            uvicorn_config(app, host=settings.host, port=settings.port, timeouts=settings.http)
+        ).run()
     finally:
         running.stop()  # when uvicorn fails to start; stopping twice is harmless
     return EXIT_OK

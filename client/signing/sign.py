@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import jwt
 import requests
 from sigstore._internal.fulcio.client import ExpiredCertificate, FulcioClientError
 from sigstore._internal.rekor import RekorClientError
@@ -24,13 +27,34 @@ from client.signing.statement import build_statement
 
 
 def parse_identity_token(raw: str) -> IdentityToken:
-    """An OIDC identity token from its compact JWT form (claims are checked by the CA)."""
+    """An OIDC identity token from its compact JWT form (claims are checked by the CA).
+
+    An expired token is named as such, with how long ago and where a fresh one comes from
+    (sigstore-python calls it "malformed or missing claims")."""
+    _refuse_expired(raw.strip())
     try:
         return IdentityToken(raw.strip())
     except IdentityError as exc:
         raise IdentityTokenError(
             f"the identity token is unusable ({exc}): obtain a fresh one for audience 'sigstore'"
         ) from exc
+
+
+def _refuse_expired(raw: str) -> None:
+    try:
+        claims = jwt.decode(raw, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return  # malformed: IdentityToken says how
+    expires = claims.get("exp")
+    if not isinstance(expires, int | float) or expires > time.time():
+        return
+    ago = int(time.time() - expires)
+    when = datetime.fromtimestamp(expires, UTC).strftime("%H:%M:%S UTC")
+    raise IdentityTokenError(
+        f"the identity token expired {ago // 60} min {ago % 60} s ago (at {when}): obtain a "
+        "fresh one. A local `clawft-registry serve` keeps a fresh development token in "
+        "DATA_DIR/dev-identity-token: read the file again"
+    )
 
 
 def obtain_identity_token(instance: SigstoreInstance, explicit: str | None) -> IdentityToken:

@@ -4,11 +4,15 @@ an unreachable registry exits 1 with the reason, and nothing is installed."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import jwt
 import pytest
 
 CLAWFT_REGISTRY = Path(sys.executable).parent / "clawft-registry"
@@ -72,3 +76,20 @@ def test_usage_errors_exit_2(args: list[str], tmp_path: Path) -> None:
     result = cli(*args, tmp_path=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_publish_with_an_expired_identity_token_says_how_to_get_a_fresh_one(
+    built: dict[str, Path], tmp_path: Path
+) -> None:
+    now = int(time.time())
+    claims = {"iss": "https://x.invalid", "sub": "a@b.c", "aud": "sigstore", "iat": now - 900}
+    expired = jwt.encode({**claims, "exp": now - 301}, "k" * 32, algorithm="HS256")
+    plugin = tmp_path / "hello"
+    shutil.copytree(built["hello"], plugin)
+    result = cli(
+        "publish", str(plugin), "--staging", "--identity-token", expired, tmp_path=tmp_path
+    )
+    assert result.returncode == 1, result.stderr
+    assert re.search(r"the identity token expired 5 min \d+ s ago", result.stderr)
+    assert "DATA_DIR/dev-identity-token" in result.stderr and "Traceback" not in result.stderr
+    assert not (plugin / "hello.wasm.sigstore.json").exists()

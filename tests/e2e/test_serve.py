@@ -4,6 +4,7 @@ a verification queued while no worker runs is done after a restart."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 CLAWFT_REGISTRY = Path(sys.executable).parent / "clawft-registry"
@@ -29,8 +31,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(data: Path, port: int, *extra: str) -> Iterator[str]:
+def serving(data: Path, port: int, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    settings = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAWFT_")}
+    env.update(settings)
     log = (data.parent / f"serve-{port}.log").open("ab")
     process = subprocess.Popen(
         [str(CLAWFT_REGISTRY), "serve", "--data-dir", str(data), "--port", str(port), *extra],
@@ -207,3 +211,85 @@ def test_admin_bootstraps_a_publisher(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> float:
+    """Seconds until the server closed ``sock`` (fails if it stays open ``seconds``)."""
+    sock.settimeout(seconds)
+    started = time.monotonic()
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        pytest.fail(f"the connection was still open after {seconds} s")
+    return time.monotonic() - started
+
+
+def test_serve_bounds_slow_and_idle_clients_and_keeps_its_secrets_private(
+    tmp_path: Path,
+) -> None:
+    data, port = tmp_path / "registry-data", free_port()
+    timeouts = {
+        "CLAWFT_HTTP_HEADER_TIMEOUT_S": "1",
+        "CLAWFT_HTTP_KEEP_ALIVE_S": "1",
+        "CLAWFT_HTTP_UPLOAD_BODY_TIMEOUT_S": "1",
+    }
+    with serving(data, port, env=timeouts) as url:
+        for secret in ("dev-token", "dev-identity-token"):
+            assert (data / secret).stat().st_mode & 0o777 == 0o600, secret
+        claims = jwt.decode(
+            (data / "dev-identity-token").read_text(), options={"verify_signature": False}
+        )
+        assert claims["exp"] > time.time() + 300  # minutes to live, and renewed every 4
+        # A client that sends nothing, and one that sends its headers a byte at a time.
+        silent = socket.create_connection(("127.0.0.1", port))
+        assert _closed_within(silent, 5) < 3
+        trickle = socket.create_connection(("127.0.0.1", port))
+        started = time.monotonic()
+        with contextlib.suppress(OSError):
+            for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\n":
+                trickle.sendall(bytes([byte]))
+                time.sleep(0.2)
+        assert time.monotonic() - started < 5
+        assert _closed_within(trickle, 5) < 3
+        # An idle keep-alive connection.
+        idle = socket.create_connection(("127.0.0.1", port))
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(65536).startswith(b"HTTP/1.1 200")
+        assert _closed_within(idle, 5) < 3
+        # A body that comes too slowly: 408, and the registry answers others meanwhile.
+        slow = socket.create_connection(("127.0.0.1", port))
+        token = (data / "dev-token").read_text().strip()
+        slow.sendall(
+            b"POST /api/v1/plugins HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n"
+            + f"Authorization: Bearer {token}\r\n\r\n--b\r\n".encode()
+        )
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        slow.settimeout(5)
+        answer = slow.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b'"request_timeout"' in answer
+
+
+def test_the_development_identity_token_is_kept_fresh(tmp_path: Path) -> None:
+    from infra.sigstore_authority import SigningAuthority
+    from registry.embedded import keep_identity_token_fresh
+
+    authority = SigningAuthority(tmp_path / "authority")
+    path = tmp_path / "dev-identity-token"
+    path.write_text("stale", encoding="utf-8")
+    path.chmod(0o644)
+    stop = keep_identity_token_fresh(authority, path, every_s=0.2)
+    try:
+        first = path.read_text(encoding="utf-8")
+        assert first != "stale" and path.stat().st_mode & 0o777 == 0o600
+        deadline = time.monotonic() + 10
+        while path.read_text(encoding="utf-8") in (first, ""):
+            assert time.monotonic() < deadline, "the token was never renewed"
+            time.sleep(0.1)
+    finally:
+        stop()
+        authority.close()

@@ -60,7 +60,7 @@ class PluginController(Controller):
                 "publish with multipart/form-data parts manifest, component and bundle"
             )
         limits = services.settings.uploads
-        body = await read_body(request, timeout_s=limits.body_timeout_s)
+        body = await read_body(request, timeout_s=services.settings.http.upload_body_timeout_s)
         parts = await sync_to_thread(parse_upload, body, media, limits)
         return await sync_to_thread(plugins.publish, services, parts, principal)
 

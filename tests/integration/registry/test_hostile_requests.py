@@ -205,7 +205,7 @@ def test_a_body_that_comes_too_slowly_is_cut_off(registry: Registry) -> None:
 
     settings = registry.services.settings
     registry.services.settings = replace(
-        settings, uploads=replace(settings.uploads, body_timeout_s=1.0)
+        settings, http=replace(settings.http, upload_body_timeout_s=1.0)
     )
     try:
         started = time.monotonic()
