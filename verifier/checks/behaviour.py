@@ -121,11 +121,6 @@ def check_behaviour(result: AnalyseResult, max_tools: int) -> CheckResult:
     details["vectors"] = vectors
     counts = result.audit_counts
     details["audit_counts"] = msgspec.to_builtins(counts)
-    if counts.denied_dropped:
-        problems.append(
-            f"the plugin made {counts.denied:,} host calls its sandbox denied, more than the "
-            f"audit log keeps ({counts.denied_dropped:,} not kept): a verdict needs every one"
-        )
     floods = log_floods(result.audit)
     if floods:
         problems.append(
@@ -138,6 +133,11 @@ def check_behaviour(result: AnalyseResult, max_tools: int) -> CheckResult:
         problems += [
             f"the plugin made a host call its manifest does not permit: {c}" for c in denied
         ]
+    if counts.denied_dropped:
+        problems.append(
+            f"the plugin made {counts.denied:,} host calls its sandbox denied, more than the "
+            f"audit log keeps ({counts.denied_dropped:,} not kept): a verdict needs every one"
+        )
     if problems:
         details["problems"] = problems
         extra = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
