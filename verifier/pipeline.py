@@ -3,6 +3,7 @@ both call this, so a plugin gets the same verdict either way."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -13,7 +14,6 @@ import msgspec
 
 from client.host.audit import AuditCounts, AuditEntry
 from client.host.imports import WASI_ALLOWLIST
-from client.manifest import PluginManifest
 from client.signing import SigstoreInstance, TrustedPublisher
 from verifier.checks import CHECK_ORDER
 from verifier.checks.behaviour import check_behaviour
@@ -27,7 +27,7 @@ from verifier.checks.component import (
 from verifier.checks.manifest import check_manifest
 from verifier.checks.signature import check_signature
 from verifier.checks.size import check_size
-from verifier.isolation import AnalyseJob, IsolatedAnalyser, IsolationLimitExceeded
+from verifier.isolation import AnalyseJob, AnalyseResult, IsolatedAnalyser, IsolationLimitExceeded
 from verifier.report import (
     VERIFIER_VERSION,
     AppliedPolicy,
@@ -74,42 +74,49 @@ def _with_duration(result: CheckResult, seconds: float) -> CheckResult:
     return msgspec.structs.replace(result, duration_s=round(max(seconds, 0.0), 6))
 
 
-def _analyse(
-    upload: PluginUpload,
-    settings: VerifierSettings,
-    analyser: IsolatedAnalyser,
-    meanwhile: Callable[[], object],
-) -> tuple[list[CheckResult], list[AuditEntry], AuditCounts | None]:
-    """Checks 3-6, from one job in the isolation child; ``meanwhile`` runs as it works."""
-    started = time.perf_counter()
-    try:
-        analysis = analyser.analyse(
-            AnalyseJob(
-                component=upload.component,
-                manifest=upload.manifest,
-                cpu_seconds=settings.isolation.cpu_seconds,
-                run=True,
-                max_describe_bytes=settings.max_describe_bytes,
-                max_probes=settings.max_probes,
-            ),
-            meanwhile=meanwhile,
-        )
-    except IsolationLimitExceeded as exc:
-        failed = CheckResult(name=STRUCTURE, passed=False, reason=str(exc))
-        return [_with_duration(failed, time.perf_counter() - started)], [], None
-    isolated_s = time.perf_counter() - started
-    structure = _with_duration(check_structure(analysis), analysis.compile_s)
+@dataclass(frozen=True, slots=True)
+class ComponentFindings:
+    """Checks 3-6 and what the plugin's runs left behind."""
+
+    checks: list[CheckResult]
+    audit: list[AuditEntry]
+    audit_counts: AuditCounts | None
+
+
+def judge_component(
+    outcome: AnalyseResult | IsolationLimitExceeded, settings: VerifierSettings, elapsed_s: float
+) -> ComponentFindings:
+    """Checks 3-6 from what the isolation child found: structure, imports, exports, behaviour
+    (each only if the one before passed)."""
+    if isinstance(outcome, IsolationLimitExceeded):
+        failed = CheckResult(name=STRUCTURE, passed=False, reason=str(outcome))
+        return ComponentFindings([_with_duration(failed, elapsed_s)], [], None)
+    structure = _with_duration(check_structure(outcome), outcome.compile_s)
     if not structure.passed:
-        return [structure], [], None
-    shape = shape_of(analysis)
+        return ComponentFindings([structure], [], None)
+    shape = shape_of(outcome)
     imports = _timed(lambda: check_imports(shape))
     exports = _timed(lambda: check_exports(shape))
     if not (imports.passed and exports.passed):
-        return [structure, imports, exports], [], None
+        return ComponentFindings([structure, imports, exports], [], None)
     behaviour = _with_duration(
-        check_behaviour(analysis, settings.max_tools), isolated_s - analysis.compile_s
+        check_behaviour(outcome, settings.max_tools), elapsed_s - outcome.compile_s
     )
-    return [structure, imports, exports, behaviour], list(analysis.audit), analysis.audit_counts
+    return ComponentFindings(
+        [structure, imports, exports, behaviour], list(outcome.audit), outcome.audit_counts
+    )
+
+
+def _analyse_job(upload: PluginUpload, settings: VerifierSettings) -> AnalyseJob:
+    return AnalyseJob(
+        component=upload.component,
+        manifest=upload.manifest,
+        cpu_seconds=settings.isolation.cpu_seconds,
+        run=True,
+        max_describe_bytes=settings.max_describe_bytes,
+        max_tools=settings.max_tools,
+        max_probes=settings.max_probes,
+    )
 
 
 def _not_run(name: str, checks: list[CheckResult]) -> CheckResult:
@@ -126,39 +133,43 @@ def verify_plugin(
     analyser: IsolatedAnalyser | None = None,
     instance: SigstoreInstance | None = None,
 ) -> VerificationReport:
-    """Run every check over ``upload`` and return the report (approved only if all pass)."""
+    """Run every check over ``upload`` and return the report (approved only if all pass).
+
+    The steps, in order: the component goes to the isolation child (only bytes within the
+    raw size budget ever reach a compiler); while the child runs it, this process checks the
+    manifest and the size budget (it waits for the child to finish compiling first, which keeps
+    both cores busy); then the child's findings become checks 3-6, and the signature is
+    checked last. Each step returns its results; nothing is shared between them.
+    """
     settings = settings or VerifierSettings()
     started = time.perf_counter()
-    checks: list[CheckResult] = []
-    parsed: list[PluginManifest | None] = [None]
-
-    def cheap_checks() -> None:
-        """Checks 1 and 2: pure and quick; they run while the child works (once)."""
-        if checks:
-            return
+    fits = len(upload.component) <= settings.size_budget.component_bytes
+    outcome: AnalyseResult | IsolationLimitExceeded | None = None
+    with contextlib.ExitStack() as stack:
+        run = (
+            stack.enter_context(
+                (analyser or shared_analyser(settings)).running(_analyse_job(upload, settings))
+            )
+            if fits
+            else None
+        )
+        if run is not None:
+            run.wait_until_compiled()
         manifest_started = time.perf_counter()
-        manifest_check, parsed[0] = check_manifest(
+        manifest_check, manifest = check_manifest(
             upload.manifest, upload.component_name, upload.component, settings
         )
-        checks.append(_with_duration(manifest_check, time.perf_counter() - manifest_started))
-        checks.append(_timed(lambda: check_size(upload.component, settings.size_budget)))
-
-    audit: list[AuditEntry] = []
-    audit_counts: AuditCounts | None = None
-    # Only bytes within the raw budget ever reach the compiler.
-    if len(upload.component) <= settings.size_budget.component_bytes:
-        analysed, audit, audit_counts = _analyse(
-            upload, settings, analyser or shared_analyser(settings), cheap_checks
-        )
-        cheap_checks()  # if the child failed before the analyser got to them
-        if checks[1].passed:
-            checks += analysed
-        else:
-            audit, audit_counts = [], None
-    else:
-        cheap_checks()
-    manifest = parsed[0]
-    if manifest is None:
+        manifest_check = _with_duration(manifest_check, time.perf_counter() - manifest_started)
+        size_check = _timed(lambda: check_size(upload.component, settings.size_budget))
+        if run is not None:
+            outcome = run.outcome()
+    component = (
+        judge_component(outcome, settings, time.perf_counter() - started)
+        if outcome is not None and size_check.passed
+        else ComponentFindings([], [], None)
+    )
+    checks = [manifest_check, size_check, *component.checks]
+    if manifest is None:  # the vectors and permissions it names could not be read
         checks = [c for c in checks if c.name != "behaviour"]
     chosen = instance or sigstore_instance(settings)
     checks.append(
@@ -180,8 +191,8 @@ def verify_plugin(
         verifier_version=VERIFIER_VERSION,
         policy=_applied_policy(settings, publishers, chosen),
         checks=ordered,
-        audit=audit,
-        audit_counts=audit_counts,
+        audit=component.audit,
+        audit_counts=component.audit_counts,
         duration_s=round(time.perf_counter() - started, 6),
     )
 

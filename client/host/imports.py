@@ -120,6 +120,26 @@ def _timer_problems(name: str, item: ItemShape) -> list[str]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class ShapeProblems:
+    """Every way a component's imports and exports miss what the sandbox accepts."""
+
+    imports: list[str]
+    """Offending imports, each with its reason."""
+    exports: list[str]
+    """How the exports miss the world's ``tool`` interface."""
+
+    @property
+    def passed(self) -> bool:
+        return not self.imports and not self.exports
+
+
+def judge_shape(shape: ComponentShape) -> ShapeProblems:
+    """The one gate a component's shape passes: the host applies it at load, the verifier's
+    isolation child before it runs the component, and the verifier's checks report it."""
+    return ShapeProblems(imports=ImportPolicy().violations(shape), exports=export_problems(shape))
+
+
 def find_tool_export(shape: ComponentShape) -> str | None:
     """The name of the component's ``clawft:plugin/tool@0.1.x`` export, if any."""
     for name in sorted(shape.exports):

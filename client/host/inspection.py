@@ -14,7 +14,7 @@ from wasmtime.component import Component
 
 from client.host.budget import gzipped_size
 from client.host.errors import NotAComponent
-from client.host.imports import ComponentShape, ImportPolicy, export_problems
+from client.host.imports import ComponentShape, judge_shape
 from client.host.plugin import check_component_header
 from client.host.settings import SizeBudget
 
@@ -57,6 +57,7 @@ def inspect_component(data: bytes, engine: wasmtime.Engine, budget: SizeBudget) 
         reason = f"not a valid WebAssembly component: {str(exc).strip().splitlines()[0]}"
         return Inspection(size, packed, digest, reason, {}, {}, [*problems, reason])
     shape = ComponentShape.of(component, engine)
-    problems += [f"forbidden import: {item}" for item in ImportPolicy().violations(shape)]
-    problems += export_problems(shape)
+    judged = judge_shape(shape)
+    problems += [f"forbidden import: {item}" for item in judged.imports]
+    problems += judged.exports
     return Inspection(size, packed, digest, "component", shape.imports, shape.exports, problems)

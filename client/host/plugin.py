@@ -39,7 +39,7 @@ from client.host.errors import (
     TimeoutExceeded,
 )
 from client.host.functions import HostFunctions
-from client.host.imports import ComponentShape, ImportPolicy, export_problems, find_tool_export
+from client.host.imports import ComponentShape, find_tool_export, judge_shape
 from client.host.limits import ResourceLimits, resolve_limits
 from client.host.sandbox import LOG_LEVELS, CallOutOfTime, LogSink, PluginSandbox
 from client.host.settings import HostSettings
@@ -107,7 +107,6 @@ class PluginHost:
         self.call_watch = call_watch
         """Enforces timeouts in place of epochs (an engine without them), or adds to them."""
         self.log_sink = log_sink
-        self.import_policy = ImportPolicy()
         self.cache = (
             CompiledComponentCache(
                 self.settings.cache_dir,
@@ -181,14 +180,13 @@ class PluginHost:
         environment: Mapping[str, str] | None = None,
     ) -> Plugin:
         """Check an already compiled component's imports and exports and make it a plugin."""
-        offending = self.import_policy.violations(compiled.shape)
-        if offending:
-            raise ForbiddenImport(offending)
-        problems = export_problems(compiled.shape)
-        if problems:
+        judged = judge_shape(compiled.shape)
+        if judged.imports:
+            raise ForbiddenImport(judged.imports)
+        if judged.exports:
             raise MissingExport(
                 "the component does not implement the plugin world's tool interface: "
-                + "; ".join(problems)
+                + "; ".join(judged.exports)
             )
         limits = resolve_limits(
             manifest.resources.as_request(), self.settings.plugin_resources.get(manifest.name)

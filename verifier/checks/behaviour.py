@@ -16,46 +16,11 @@ import msgspec
 
 from client.decoding import Undecodable, decode_json
 from client.host.audit import AuditEntry
+from client.host.tools import parse_describe
 from verifier.isolation.protocol import AnalyseResult
 from verifier.report import CheckResult
 
 NAME = "behaviour"
-
-
-def describe_problems(text: str | None, max_tools: int) -> tuple[list[str], list[str]]:
-    """(problems, tool names) of a describe() output."""
-    if text is None:
-        return ["describe() produced no output"], []
-    try:
-        tools = decode_json(text, what="describe()'s output")
-    except Undecodable as exc:
-        return [str(exc)], []
-    if not isinstance(tools, list):
-        return ["describe() must return a JSON array of tools"], []
-    if not tools:
-        return ["describe() lists no tools"], []
-    if len(tools) > max_tools:
-        return [f"describe() lists {len(tools)} tools; at most {max_tools} are allowed"], []
-    problems: list[str] = []
-    names: list[str] = []
-    for index, tool in enumerate(tools):
-        where = f"describe()[{index}]"
-        if not isinstance(tool, dict):
-            problems.append(f"{where} is not an object")
-            continue
-        name = tool.get("name")
-        if not isinstance(name, str) or not name:
-            problems.append(f"{where} has no string 'name'")
-            continue
-        names.append(name)
-        if not isinstance(tool.get("description"), str):
-            problems.append(f"tool {name!r} has no string 'description'")
-        if not isinstance(tool.get("input_schema"), dict):
-            problems.append(f"tool {name!r} has no object 'input_schema'")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        problems.append(f"describe() lists tools more than once: {', '.join(duplicates)}")
-    return problems, names
 
 
 def undeclared_calls(audit: list[AuditEntry]) -> list[str]:
@@ -83,8 +48,9 @@ def check_behaviour(result: AnalyseResult, max_tools: int) -> CheckResult:
         problems.append(f"describe() failed: {result.describe_error}")
         names: list[str] = []
     else:
-        found, names = describe_problems(result.describe, max_tools)
-        problems += found
+        described = parse_describe(result.describe, max_tools=max_tools)
+        problems += described.problems
+        names = described.names
     details["tools"] = names
     vectors = []
     for vector in result.vectors:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from client.host.imports import ComponentShape, ImportPolicy, export_problems
+from client.host.imports import ComponentShape, judge_shape
 from verifier.isolation.protocol import AnalyseResult
 from verifier.report import CheckResult
 
@@ -30,7 +30,7 @@ def check_structure(result: AnalyseResult) -> CheckResult:
 
 
 def check_imports(shape: ComponentShape) -> CheckResult:
-    offending = ImportPolicy().violations(shape)
+    offending = judge_shape(shape).imports
     if offending:
         return CheckResult(
             name=IMPORTS,
@@ -48,7 +48,7 @@ def check_imports(shape: ComponentShape) -> CheckResult:
 
 
 def check_exports(shape: ComponentShape) -> CheckResult:
-    problems = export_problems(shape)
+    problems = judge_shape(shape).exports
     if problems:
         return CheckResult(
             name=EXPORTS,

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -38,11 +38,15 @@ from verifier.isolation.protocol import (
 from verifier.isolation.scratch import ScratchDirectory, scratch_root, sweep_abandoned
 from verifier.settings import IsolationLimits
 
-__all__ = ["AnalyseJob", "AnalyseResult", "IsolatedAnalyser", "IsolationLimitExceeded"]
+__all__ = ["AnalyseJob", "AnalyseResult", "IsolatedAnalyser", "IsolationLimitExceeded", "Run"]
 
 
 class IsolationLimitExceeded(Exception):
     """The child was stopped by a limit (or died); ``str()`` says which."""
+
+
+Reply = AnalyseResult | ChildFailure | Compiled | IsolationLimitExceeded
+"""What reading the child's next message gives: a message, or the limit that ended it."""
 
 
 class IsolatedAnalyser:
@@ -92,101 +96,56 @@ class IsolatedAnalyser:
         """The running child's scratch directory (the plugins' data directory), if any."""
         return self._scratch.path if self._scratch is not None else None
 
-    def analyse(
-        self, job: AnalyseJob, *, meanwhile: Callable[[], object] | None = None
-    ) -> AnalyseResult:
-        """Run ``job`` in the child; raise :class:`IsolationLimitExceeded` if a limit hit.
+    @contextlib.contextmanager
+    def running(self, job: AnalyseJob) -> Iterator[Run]:
+        """Send ``job`` to the warm child; the :class:`Run` reads its replies.
 
-        ``meanwhile`` runs in this process while the child works: once the child says the
-        component compiled (compiling keeps both cores busy; running it, one), or after the
-        reply when the job ends at compiling; not at all if the child fails first. The verifier
-        does its cheap checks there.
+        One job at a time: the child is this run's until the block ends, and a run left
+        unread (or interrupted: a task's soft time limit, Ctrl-C) costs the child its life, so
+        that the next job never reads this one's replies.
         """
         with self._lock:
             if self._child is None or self._child.poll() is not None:
                 self._child = self._start()
-            child = self._child
-            assert child.stdin is not None and child.stdout is not None
-            deadline = time.monotonic() + self.limits.wall_seconds
+            run = Run(self, self._child, time.monotonic() + self.limits.wall_seconds)
             try:
-                write_message(child.stdin, job)
-                reply = self._read_reply(child.stdout, deadline)
-                if meanwhile is not None:
-                    try:
-                        meanwhile()
-                    except BaseException:
-                        self._kill(child)  # its reply would be out of step with the next job
-                        raise
-                if isinstance(reply, Compiled):
-                    reply = self._read_reply(child.stdout, deadline)
-                if isinstance(reply, Compiled):
-                    raise EOFError("the child reported compiling twice")
-            except (BrokenPipeError, EOFError):
-                raise self._death(child) from None
-            except TimeoutError:
-                self._kill(child)
-                raise IsolationLimitExceeded(
-                    f"the component ran past the verifier's wall-clock limit of "
-                    f"{self.limits.wall_seconds:g} s and was stopped"
-                ) from None
+                run.send(job)
+                yield run
+                run.outcome()
             except BaseException:
-                # Interrupted mid-job (a task's soft time limit, Ctrl-C): the child's reply
-                # would be read by the next job, so the child goes.
-                self._kill(child)
+                self.kill(run.child)
                 raise
-            if isinstance(reply, ChildFailure) or reply.stopped:
+            if run.ends_child:
                 # A child that failed a job may be in any state, and one whose plugin ran past
                 # its timeout has ended itself: the next job gets a fresh child, which starts
                 # now so that it is warm by then (or with that job, if it cannot start now).
-                self._stop(child)
+                self._stop(run.child)
                 with contextlib.suppress(OSError):
                     self._child = self._start()
-        if isinstance(reply, ChildFailure):
-            if "memory" in reply.error:
-                raise IsolationLimitExceeded(
-                    f"the component needed more than the verifier's memory limit of "
-                    f"{self.limits.memory_bytes // (1024 * 1024)} MB"
-                )
-            raise IsolationLimitExceeded(f"the verifier's isolation child failed: {reply.error}")
-        return reply
 
-    def _read_reply(
-        self, stream: IO[bytes], deadline: float
-    ) -> AnalyseResult | ChildFailure | Compiled:
-        header = self._read(stream, _LENGTH.size, deadline)
-        (size,) = _LENGTH.unpack(header)
-        if size > MAX_MESSAGE_BYTES:
-            raise EOFError("reply too large")
-        payload = self._read(stream, size, deadline)
-        result: AnalyseResult | ChildFailure | Compiled = msgspec.msgpack.decode(
-            payload, type=AnalyseResult | ChildFailure | Compiled
-        )
-        return result
+    def analyse(self, job: AnalyseJob) -> AnalyseResult:
+        """Run ``job`` in the child; raise :class:`IsolationLimitExceeded` if a limit hit."""
+        with self.running(job) as run:
+            outcome = run.outcome()
+        if isinstance(outcome, IsolationLimitExceeded):
+            raise outcome
+        return outcome
 
-    @staticmethod
-    def _read(stream: IO[bytes], size: int, deadline: float) -> bytes:
-        fd = stream.fileno()
-        chunks: list[bytes] = []
-        remaining = size
-        while remaining:
-            timeout = deadline - time.monotonic()
-            if timeout <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([fd], [], [], timeout)
-            if not ready:
-                raise TimeoutError
-            chunk = os.read(fd, min(remaining, 1 << 20))
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+    def limit_of(self, failure: ChildFailure) -> IsolationLimitExceeded:
+        """What a failure the child reported means, as a limit the component ran into."""
+        if failure.kind == "memory":
+            return IsolationLimitExceeded(
+                f"the component needed more than the verifier's memory limit of "
+                f"{self.limits.memory_bytes // (1024 * 1024)} MB"
+            )
+        return IsolationLimitExceeded(f"the verifier's isolation child failed: {failure.error}")
 
-    def _death(self, child: subprocess.Popen[bytes]) -> IsolationLimitExceeded:
+    def death_of(self, child: subprocess.Popen[bytes]) -> IsolationLimitExceeded:
+        """Why ``child`` ended (its exit status says which limit), once it has."""
         try:
             code = child.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self._kill(child)
+            self.kill(child)
             code = child.returncode
         self._forget()
         if code == -signal.SIGXCPU or code == -signal.SIGKILL:
@@ -213,7 +172,7 @@ class IsolatedAnalyser:
         self._stderr.seek(max(0, size - 400))
         return self._stderr.read().decode("utf-8", errors="replace").strip()
 
-    def _kill(self, child: subprocess.Popen[bytes]) -> None:
+    def kill(self, child: subprocess.Popen[bytes]) -> None:
         child.kill()
         child.wait()
         self._forget()
@@ -239,3 +198,107 @@ class IsolatedAnalyser:
         with self._lock:
             if self._child is not None:
                 self._stop(self._child)
+
+
+class Run:
+    """One job in the isolation child: its replies, read in order.
+
+    The child says :class:`Compiled` once the component compiled and it goes on to run it (from
+    there on it needs one core, so it is the parent's cue to do its own share of the work), and
+    then sends the result. A limit the child ran into is an outcome, not an exception: what the
+    parent does meanwhile is done either way.
+    """
+
+    def __init__(
+        self, analyser: IsolatedAnalyser, child: subprocess.Popen[bytes], deadline: float
+    ) -> None:
+        self.analyser = analyser
+        self.child = child
+        self.deadline = deadline
+        self._outcome: AnalyseResult | IsolationLimitExceeded | None = None
+        self.ends_child = False
+        """The child failed the job or ended itself: it is replaced after this run."""
+
+    def send(self, job: AnalyseJob) -> None:
+        assert_open(self.child)
+        try:
+            write_message(self.child.stdin, job)  # type: ignore[arg-type]
+        except BrokenPipeError:
+            self._outcome = self.analyser.death_of(self.child)
+
+    def wait_until_compiled(self) -> None:
+        """Return once the child compiled the component, or finished, or failed."""
+        if self._outcome is None:
+            reply = self._reply()
+            if not isinstance(reply, Compiled):
+                self._settle(reply)
+
+    def outcome(self) -> AnalyseResult | IsolationLimitExceeded:
+        """The job's result, or the limit that stopped the child."""
+        while self._outcome is None:
+            reply = self._reply()
+            if isinstance(reply, Compiled):
+                continue  # the cue came before: the result is next
+            self._settle(reply)
+        return self._outcome
+
+    def _reply(self) -> Reply:
+        try:
+            return read_reply(self.child.stdout, self.deadline)  # type: ignore[arg-type]
+        except EOFError:
+            return self.analyser.death_of(self.child)
+        except TimeoutError:
+            self.analyser.kill(self.child)
+            return IsolationLimitExceeded(
+                f"the component ran past the verifier's wall-clock limit of "
+                f"{self.analyser.limits.wall_seconds:g} s and was stopped"
+            )
+
+    def _settle(self, reply: Reply) -> None:
+        if isinstance(reply, IsolationLimitExceeded):
+            self._outcome = reply
+        elif isinstance(reply, ChildFailure):
+            self.ends_child = True
+            self._outcome = self.analyser.limit_of(reply)
+        elif isinstance(reply, AnalyseResult):
+            self.ends_child = reply.stopped
+            self._outcome = reply
+        else:
+            self._outcome = IsolationLimitExceeded("the isolation child reported compiling twice")
+            self.ends_child = True
+
+
+def read_reply(stream: IO[bytes], deadline: float) -> AnalyseResult | ChildFailure | Compiled:
+    """The child's next message; :class:`TimeoutError` past ``deadline``, :class:`EOFError` if
+    the pipe closed or the message is over the size limit."""
+    (size,) = _LENGTH.unpack(_read(stream, _LENGTH.size, deadline))
+    if size > MAX_MESSAGE_BYTES:
+        raise EOFError("reply too large")
+    reply: AnalyseResult | ChildFailure | Compiled = msgspec.msgpack.decode(
+        _read(stream, size, deadline), type=AnalyseResult | ChildFailure | Compiled
+    )
+    return reply
+
+
+def _read(stream: IO[bytes], size: int, deadline: float) -> bytes:
+    fd = stream.fileno()
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining:
+        timeout = deadline - time.monotonic()
+        if timeout <= 0:
+            raise TimeoutError
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            raise TimeoutError
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def assert_open(child: subprocess.Popen[bytes]) -> None:
+    if child.stdin is None or child.stdout is None:
+        raise RuntimeError("the isolation child was started without its pipes")

@@ -24,14 +24,14 @@ from typing import IO, Literal
 
 import msgspec
 
-from client.decoding import Undecodable, decode_json
 from client.host import HostError, HostSettings, HttpPolicy, PluginHost, PluginLoadError
 from client.host.engine import EngineOptions, PluginEngine
 from client.host.errors import InvalidInput, PluginError
-from client.host.imports import ImportPolicy, export_problems
+from client.host.imports import judge_shape
 from client.host.plugin import CompiledComponent, Plugin
 from client.host.settings import DataQuota, RateLimit, SizeBudget
 from client.host.timeouts import timeout_message
+from client.host.tools import parse_describe
 from client.manifest import ManifestInvalid, PluginManifest, parse_manifest
 from verifier.isolation.protocol import (
     AnalyseJob,
@@ -106,7 +106,9 @@ class Exercise:
         covered = {v.tool for v in manifest.tests}
         runs += [
             (tool, "{}", "any", True)
-            for tool in _described_tools(self.describe)[: job.max_probes]
+            for tool in parse_describe(self.describe, max_tools=job.max_tools).names[
+                : job.max_probes
+            ]
             if tool not in covered
         ]
         for run in runs:
@@ -142,20 +144,6 @@ class Exercise:
                 )
             )
         return _replace(self.result(), stopped=True)
-
-
-def _described_tools(describe: str | None) -> list[str]:
-    """Tool names from a describe() output, or none when it is not the expected shape."""
-    if describe is None:
-        return []
-    try:
-        tools = decode_json(describe)
-    except Undecodable:
-        return []
-    if not isinstance(tools, list):
-        return []
-    names = [t.get("name") for t in tools if isinstance(t, dict)]
-    return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
 
 
 def _run_one(plugin: Plugin, tool: str, input_json: str, expect: str, probe: bool) -> VectorOutcome:
@@ -221,7 +209,7 @@ class Analyser:
                 write_message(self.replies, exercise.timed_out(call))
             else:
                 message = timeout_message(call.plugin, call.what, call.timeout_s)
-                write_message(self.replies, ChildFailure(error=message))
+                write_message(self.replies, ChildFailure(kind="timeout", error=message))
         finally:
             os._exit(0)
 
@@ -240,7 +228,7 @@ class Analyser:
         )
         if not job.run:
             return result
-        if ImportPolicy().violations(compiled.shape) or export_problems(compiled.shape):
+        if not judge_shape(compiled.shape).passed:
             return result
         self.reply(Compiled())
         try:
@@ -323,9 +311,9 @@ def serve(analyser: Analyser, jobs: IO[bytes]) -> None:
         try:
             analyser.reply(analyser.analyse(job))
         except MemoryError:
-            analyser.reply(ChildFailure(error="memory limit reached"))
+            analyser.reply(ChildFailure(kind="memory", error="memory limit reached"))
         except Exception as exc:  # report, do not die: the parent records the reason
-            analyser.reply(ChildFailure(error=f"{type(exc).__name__}: {exc}"))
+            analyser.reply(ChildFailure(kind="error", error=f"{type(exc).__name__}: {exc}"))
 
 
 def _terminated(signum: int, _frame: object) -> None:

@@ -21,6 +21,7 @@ class AnalyseJob(msgspec.Struct, frozen=True, kw_only=True, tag="analyse"):
     cpu_seconds: int
     run: bool
     max_describe_bytes: int
+    max_tools: int
     max_probes: int
 
 
@@ -60,8 +61,13 @@ class Compiled(msgspec.Struct, frozen=True, tag="compiled"):
 
 
 class ChildFailure(msgspec.Struct, frozen=True, kw_only=True, tag="failure"):
-    """The child could not do the job (a bug or a broken input), reported instead of dying."""
+    """The child could not do the job, reported instead of dying. ``kind`` says what happened;
+    ``error`` is text for people (it may quote the plugin): the parent never reads it to decide
+    anything."""
 
+    kind: Literal["memory", "timeout", "error"]
+    """``memory``: the data-segment limit; ``timeout``: a plugin call outlived its timeout
+    before the job's runs began; ``error``: anything else (a bug, a broken input)."""
     error: str
 
 
