@@ -21,6 +21,8 @@ import msgspec
 from client.decoding import Undecodable, decode_toml
 
 MANIFEST_FILE_NAME = "clawft-plugin.toml"
+BUNDLE_SUFFIX = ".sigstore.json"
+"""A plugin's Sigstore bundle is ``<component file name>`` + this, beside the component."""
 MAX_MANIFEST_BYTES = 64 * 1024
 
 _SEGMENT = r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?"

@@ -27,7 +27,7 @@ from registry.domain.publishers.schemas import Signer
 from registry.domain.publishers.services import bootstrap_publisher
 from registry.services import RegistryServices
 from registry.settings import QueueSettings, RegistrySettings
-from registry.verification import RegistryUploadSource, RegistryVerdictSink
+from registry.verification import verification_services
 
 _log = logging.getLogger("clawft.registry.serve")
 DEV_PUBLISHER = "dev"
@@ -152,7 +152,6 @@ def _start_worker(settings: RegistrySettings, services: RegistryServices) -> Any
     from celery.worker import state as worker_state
 
     from verifier.celery_app import WorkerSettings, create_celery
-    from verifier.tasks import VerificationServices
 
     assert settings.queue.broker_url is not None
     worker_settings = WorkerSettings(
@@ -160,11 +159,7 @@ def _start_worker(settings: RegistrySettings, services: RegistryServices) -> Any
         result_backend=settings.queue.result_backend or settings.queue.broker_url,
         verifier=settings.verifier,
     )
-    verification = VerificationServices(
-        source=RegistryUploadSource(services.db, services.blobs),
-        sink=RegistryVerdictSink(services.db),
-        settings=settings.verifier,
-    )
+    verification = verification_services(settings, db=services.db, blobs=services.blobs)
     app = create_celery(worker_settings, services=lambda: verification)
     # As Celery's own thread-hosted workers do (celery.contrib.testing.worker): parts of the
     # worker resolve tasks through the default app, which must be this one.

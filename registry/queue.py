@@ -12,7 +12,8 @@ from typing import Protocol
 
 from celery import Celery
 
-VERIFY_TASK = "clawft.verify_upload"
+from verifier.tasks import VERIFY_UPLOAD
+
 _log = logging.getLogger("clawft.registry.queue")
 
 
@@ -48,7 +49,7 @@ class CeleryQueue:
 
     def send(self, upload_id: str) -> None:
         try:
-            self.app.send_task(VERIFY_TASK, args=[upload_id], retry=False)
+            self.app.send_task(VERIFY_UPLOAD, args=[upload_id], retry=False)
         except Exception as exc:  # kombu/redis raise many types; any of them means "not sent"
             raise QueueUnavailable(
                 f"the broker at {self._shown()} did not take the job: {exc}"

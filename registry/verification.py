@@ -1,5 +1,10 @@
 """The verifier's seams (``verifier.storage``) implemented over the registry's database and
-blob store: what the Celery task reads and where it writes its verdict."""
+blob store: what the Celery task reads and where it writes its verdict, and the one wiring of
+them that ``serve`` and ``worker`` both run.
+
+The stores raise the verifier's own :class:`~verifier.storage.StorageUnavailable` when they are
+down (``DatabaseUnavailable`` is one), so nothing is translated here but other database errors.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +16,49 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from client.signing import TrustedPublisher
-from registry.db import Database, DatabaseUnavailable, PluginVersion, record_verdict, transition
+from registry.db import Database, PluginVersion, record_verdict, transition
 from registry.domain.publishers.services import trusted_signers
-from registry.storage import BlobNotFound, BlobStore, StorageUnavailable
+from registry.settings import RegistrySettings
+from registry.storage import BlobNotFound, BlobStore, create_blob_store
 from verifier.pipeline import PluginUpload
 from verifier.report import Verdict, VerificationReport
 from verifier.storage import (
-    StoreUnavailable,
+    StorageUnavailable,
     UploadNotFound,
+    UploadToVerify,
     UploadUnreadable,
-    VerificationJob,
     validate_upload_id,
 )
+from verifier.tasks import VerificationServices
 
 MAX_BLOB_BYTES = 64 * 1024 * 1024
+
+
+def verification_services(
+    settings: RegistrySettings, *, db: Database | None = None, blobs: BlobStore | None = None
+) -> VerificationServices:
+    """What a verifier worker of this registry verifies through: its database and blob store
+    (new ones unless given: a worker process builds its own after the fork)."""
+    database = db if db is not None else Database(settings.database)
+    return VerificationServices(
+        source=RegistryUploadSource(
+            database, blobs if blobs is not None else create_blob_store(settings.storage)
+        ),
+        sink=RegistryVerdictSink(database),
+        settings=settings.verifier,
+    )
+
+
+@contextmanager
+def _database(db: Database) -> Iterator[Session]:
+    """A session whose other database errors read as the verifier's StorageUnavailable."""
+    try:
+        with db.session() as session:
+            yield session
+    except StorageUnavailable:
+        raise
+    except SQLAlchemyError as exc:
+        raise StorageUnavailable(f"the registry database failed: {exc}") from exc
 
 
 class RegistryUploadSource:
@@ -34,22 +68,18 @@ class RegistryUploadSource:
         self.db = db
         self.blobs = blobs
 
-    def fetch(self, upload_id: str) -> VerificationJob:
+    def fetch(self, upload_id: str) -> UploadToVerify:
         validate_upload_id(upload_id)
-        try:
-            with self.db.session() as session:
-                row = session.get(PluginVersion, upload_id)
-                if row is None:
-                    raise UploadNotFound(f"no plugin version has upload id {upload_id}")
-                digests = (row.manifest_sha256, row.component_sha256, row.bundle_sha256)
-                filename = row.component_filename
-                namespace = row.plugin.namespace.name
-                signers = trusted_signers(session, namespace)
-            manifest, component = (self._blob(d, upload_id) for d in digests[:2])
-            bundle = self._blob(digests[2], upload_id) if digests[2] else None
-        except (DatabaseUnavailable, SQLAlchemyError) as exc:
-            raise StoreUnavailable(f"the registry database is unavailable: {exc}") from exc
-        return VerificationJob(
+        with _database(self.db) as session:
+            row = session.get(PluginVersion, upload_id)
+            if row is None:
+                raise UploadNotFound(f"no plugin version has upload id {upload_id}")
+            digests = (row.manifest_sha256, row.component_sha256, row.bundle_sha256)
+            filename = row.component_filename
+            signers = trusted_signers(session, row.plugin.namespace.name)
+        manifest, component = (self._blob(d, upload_id) for d in digests[:2])
+        bundle = self._blob(digests[2], upload_id) if digests[2] else None
+        return UploadToVerify(
             upload=PluginUpload(
                 manifest=manifest, component=component, component_name=filename, bundle=bundle
             ),
@@ -61,8 +91,6 @@ class RegistryUploadSource:
     def _blob(self, digest: str, upload_id: str) -> bytes:
         try:
             return self.blobs.get(digest, max_bytes=MAX_BLOB_BYTES)
-        except StorageUnavailable as exc:
-            raise StoreUnavailable(f"the blob store is unavailable: {exc}") from exc
         except BlobNotFound:
             raise UploadUnreadable(
                 f"upload {upload_id} refers to blob {digest}, which the store does not have"
@@ -76,14 +104,14 @@ class RegistryVerdictSink:
         self.db = db
 
     def recorded_verdict(self, upload_id: str) -> Verdict | None:
-        with self._session() as session:
+        with _database(self.db) as session:
             row = session.get(PluginVersion, validate_upload_id(upload_id))
             if row is None or row.report is None:
                 return None
             return "approved" if row.status in ("approved", "yanked") else "rejected"
 
     def mark_verifying(self, upload_id: str) -> None:
-        with self._session() as session:
+        with _database(self.db) as session:
             row = session.execute(
                 sa.select(PluginVersion)
                 .where(PluginVersion.id == validate_upload_id(upload_id))
@@ -95,16 +123,7 @@ class RegistryVerdictSink:
                 )
 
     def record(self, upload_id: str, report: VerificationReport) -> bool:
-        with self._session() as session:
+        with _database(self.db) as session:
             return record_verdict(
                 session, validate_upload_id(upload_id), report.to_json().decode(), report.verdict
             )
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        """A session whose connection failures read as the verifier's StoreUnavailable."""
-        try:
-            with self.db.session() as session:
-                yield session
-        except (DatabaseUnavailable, SQLAlchemyError) as exc:
-            raise StoreUnavailable(f"the registry database is unavailable: {exc}") from exc

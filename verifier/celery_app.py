@@ -1,10 +1,9 @@
-"""The Celery app of the verifier worker, built from :class:`WorkerSettings`.
+"""The Celery app of the verifier worker, built from :class:`WorkerSettings` by
+:func:`create_celery`.
 
-    celery -A verifier.celery_app worker --pool prefork -c 4
-
-The module-level ``app`` is built from ``CLAWFT_*`` environment variables (see
-:meth:`WorkerSettings.from_env`), so a bad value fails when the worker starts, not at the first
-task. Tests and embedding code call :func:`create_celery` with their own settings instead.
+A registry's workers are ``clawft-registry worker`` (the registry's database and blob store
+behind the verifier's seams); ``celery -A verifier.standalone worker`` runs the verifier without
+a registry, over a directory of uploads and a SQLite verdict store.
 
 Delivery guarantees: a task is acknowledged only after it finished (``acks_late``), a worker
 process that dies mid-task gets its message requeued, and a message whose worker vanished
@@ -234,6 +233,3 @@ def create_celery(
         services = lambda: services_from_settings(settings, instance=instance)  # noqa: E731
     register_verify_upload(app, settings, services=services)
     return app
-
-
-app = create_celery(WorkerSettings.from_env())

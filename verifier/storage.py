@@ -3,7 +3,7 @@
 Two seams, each a ``typing.Protocol`` the registry implements over its database and object
 store (the task never imports the registry):
 
-* :class:`UploadSource` — ``fetch(upload_id)`` returns a :class:`VerificationJob`: the upload's
+* :class:`UploadSource` — ``fetch(upload_id)`` returns a :class:`UploadToVerify`: the upload's
   bytes (a :class:`~verifier.pipeline.PluginUpload`) and the trusted publishers of its namespace.
 * :class:`VerdictSink` — ``recorded_verdict``, ``mark_verifying`` and ``record``. ``record`` is
   write-once: the first verdict for an upload wins and later calls return ``False``, so a task
@@ -19,7 +19,7 @@ Errors (every message says what to do)::
     ├── InvalidUploadId    the id is malformed or hostile (e.g. "../x"): refused, never retried
     ├── UploadNotFound     no upload has this id: never retried, no verdict is written
     ├── UploadUnreadable   the stored upload is malformed (a registry bug): never retried
-    └── StoreUnavailable   the store or database could not be reached: transient, retried
+    └── StorageUnavailable   the store or database could not be reached: transient, retried
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from typing import Protocol, runtime_checkable
 import msgspec
 
 from client.decoding import decode_json
-from client.signing import BUNDLE_SUFFIX, MANIFEST_FILE_NAME, TrustedPublisher
+from client.manifest import BUNDLE_SUFFIX, MANIFEST_FILE_NAME
+from client.signing import TrustedPublisher
 from verifier.pipeline import PluginUpload
 from verifier.report import Verdict, VerificationReport
 
@@ -66,7 +67,7 @@ class UploadUnreadable(StorageError):
     """The stored upload exists but is malformed; retrying cannot help."""
 
 
-class StoreUnavailable(StorageError):
+class StorageUnavailable(StorageError):
     """The object store or database could not be reached; the operation may be retried."""
 
 
@@ -84,7 +85,7 @@ def validate_upload_id(upload_id: object) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class VerificationJob:
+class UploadToVerify:
     """What one verification needs: the upload's bytes and its namespace's trusted publishers."""
 
     upload: PluginUpload
@@ -93,11 +94,11 @@ class VerificationJob:
 
 @runtime_checkable
 class UploadSource(Protocol):
-    def fetch(self, upload_id: str) -> VerificationJob:
+    def fetch(self, upload_id: str) -> UploadToVerify:
         """The upload's bytes and publishers.
 
         Raises :class:`UploadNotFound`, :class:`UploadUnreadable` (permanent) or
-        :class:`StoreUnavailable` (transient)."""
+        :class:`StorageUnavailable` (transient)."""
         ...
 
 
@@ -116,7 +117,7 @@ class VerdictSink(Protocol):
     def record(self, upload_id: str, report: VerificationReport) -> bool:
         """Record the verdict and report, once: ``False`` (and no change) if one exists.
 
-        Raises :class:`StoreUnavailable` when the database cannot be reached."""
+        Raises :class:`StorageUnavailable` when the database cannot be reached."""
         ...
 
 
@@ -124,13 +125,13 @@ class InMemoryUploadSource:
     """Uploads held in a dict, for unit tests."""
 
     def __init__(self) -> None:
-        self._jobs: dict[str, VerificationJob] = {}
+        self._jobs: dict[str, UploadToVerify] = {}
         self.fetches: list[str] = []
 
-    def put(self, upload_id: str, job: VerificationJob) -> None:
+    def put(self, upload_id: str, job: UploadToVerify) -> None:
         self._jobs[validate_upload_id(upload_id)] = job
 
-    def fetch(self, upload_id: str) -> VerificationJob:
+    def fetch(self, upload_id: str) -> UploadToVerify:
         self.fetches.append(validate_upload_id(upload_id))
         try:
             return self._jobs[upload_id]
@@ -180,7 +181,7 @@ class DirectoryUploadSource:
         self.root = root
         self.max_file_bytes = max_file_bytes
 
-    def fetch(self, upload_id: str) -> VerificationJob:
+    def fetch(self, upload_id: str) -> UploadToVerify:
         directory = self._directory(upload_id)
         try:
             components = sorted(p.name for p in directory.iterdir() if p.suffix == ".wasm")
@@ -206,18 +207,18 @@ class DirectoryUploadSource:
                 "the registry stores it with every upload; re-store the upload"
             ) from None
         except OSError as exc:
-            raise StoreUnavailable(
+            raise StorageUnavailable(
                 f"cannot read upload {upload_id} from {directory}: {exc}"
             ) from exc
         upload = PluginUpload(
             manifest=manifest, component=component, component_name=component_name, bundle=bundle
         )
-        return VerificationJob(upload=upload, publishers=publishers)
+        return UploadToVerify(upload=upload, publishers=publishers)
 
-    def put(self, upload_id: str, job: VerificationJob) -> Path:
+    def put(self, upload_id: str, job: UploadToVerify) -> Path:
         """Store ``job`` under ``upload_id`` (all files appear at once); for tests and tools."""
         if not self.root.is_dir():
-            raise StoreUnavailable(_no_root(self.root))
+            raise StorageUnavailable(_no_root(self.root))
         final = self.root / validate_upload_id(upload_id)
         staging = Path(tempfile.mkdtemp(prefix=f".{upload_id}.", dir=self.root))
         try:
@@ -242,9 +243,9 @@ class DirectoryUploadSource:
             if directory.is_dir():
                 return directory
             if not self.root.is_dir():
-                raise StoreUnavailable(_no_root(self.root))
+                raise StorageUnavailable(_no_root(self.root))
         except OSError as exc:
-            raise StoreUnavailable(
+            raise StorageUnavailable(
                 f"cannot reach upload {upload_id} in {self.root}: {exc}"
             ) from exc
         raise UploadNotFound(_not_found(upload_id))
@@ -300,7 +301,7 @@ class SqliteVerdictStore:
 
     ``verdicts`` has one row per upload (primary key, ``INSERT ... ON CONFLICT DO NOTHING``);
     ``verification_status`` counts attempts. Lock waits longer than ``busy_timeout_s`` and
-    unopenable files raise :class:`StoreUnavailable`.
+    unopenable files raise :class:`StorageUnavailable`.
     """
 
     def __init__(self, path: Path, *, busy_timeout_s: float = 5.0) -> None:
@@ -386,7 +387,7 @@ class SqliteVerdictStore:
                     self._schema_ready = True
                 yield db
         except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(
+            raise StorageUnavailable(
                 f"the verdict database {self.path} is unavailable ({exc}); check that its "
                 "directory exists and is writable, and that no process holds a long lock"
             ) from exc
@@ -422,11 +423,11 @@ __all__ = [
     "InvalidUploadId",
     "SqliteVerdictStore",
     "StorageError",
-    "StoreUnavailable",
+    "StorageUnavailable",
     "UploadNotFound",
     "UploadSource",
+    "UploadToVerify",
     "UploadUnreadable",
     "VerdictSink",
-    "VerificationJob",
     "validate_upload_id",
 ]

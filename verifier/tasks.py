@@ -10,7 +10,7 @@ with and without Celery. Outcomes:
 * a verdict (``approved`` or ``rejected``) is a normal result: recorded, never retried;
 * the verifier failing on an upload (a bug, an input no check foresaw) is a ``rejected``
   verdict whose ``verifier`` check names the failure: a version never stays ``verifying``;
-* :class:`~verifier.storage.StoreUnavailable` (store or database unreachable) is retried with
+* :class:`~verifier.storage.StorageUnavailable` (store or database unreachable) is retried with
   exponential backoff, up to ``WorkerSettings.max_retries``;
 * ``UploadUnreadable`` (the upload's files are gone or malformed) records a ``rejected`` verdict
   naming the problem, then fails the task; :class:`~verifier.storage.InvalidUploadId` and
@@ -38,12 +38,12 @@ from verifier.storage import (
     DirectoryUploadSource,
     InvalidUploadId,
     SqliteVerdictStore,
-    StoreUnavailable,
+    StorageUnavailable,
     UploadNotFound,
     UploadSource,
+    UploadToVerify,
     UploadUnreadable,
     VerdictSink,
-    VerificationJob,
     validate_upload_id,
 )
 
@@ -119,7 +119,7 @@ def run_verification(upload_id: str, services: VerificationServices) -> Verifica
     return VerificationOutcome(upload_id=upload_id, verdict=kept, recorded=False)
 
 
-def _verify_or_reject(job: VerificationJob, services: VerificationServices) -> VerificationReport:
+def _verify_or_reject(job: UploadToVerify, services: VerificationServices) -> VerificationReport:
     """The report of ``job``; if the verifier itself fails on it, a rejection that says so.
 
     Whatever goes wrong (a bug, an input no check foresaw, an interrupted run), the version
@@ -189,7 +189,7 @@ def register_verify_upload(
         try:
             resolved = per_process.get()
             return run_verification(upload_id, resolved)
-        except StoreUnavailable as exc:
+        except StorageUnavailable as exc:
             retries = self.request.retries
             delay = min(settings.retry_backoff_max_s, settings.retry_backoff_s * 2**retries)
             if retries < settings.max_retries:

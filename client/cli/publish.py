@@ -16,7 +16,7 @@ from client.cli.common import (
 )
 from client.cli.registry_options import add_registry_options, client_from, progress_bar
 from client.cli.terminal import shown
-from client.manifest import MANIFEST_FILE_NAME, ManifestInvalid, load_manifest
+from client.manifest import BUNDLE_SUFFIX, MANIFEST_FILE_NAME, ManifestInvalid, load_manifest
 from client.registry import RegistryClientError
 
 
@@ -63,7 +63,7 @@ def publish(args: argparse.Namespace) -> int:
     component = plugin_dir / manifest.component
     if not component.is_file():
         return fail(f"{component} does not exist (the manifest names it)", EXIT_USAGE)
-    bundle = args.bundle or component.with_name(component.name + ".sigstore.json")
+    bundle = args.bundle or component.with_name(component.name + BUNDLE_SUFFIX)
     if args.bundle is not None and not bundle.is_file():
         return fail(f"bundle {bundle} does not exist", EXIT_USAGE)
     try:

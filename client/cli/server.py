@@ -123,10 +123,8 @@ def run_worker(args: argparse.Namespace) -> int:
     try:
         from registry.db import Database
         from registry.db.migrate import check_at_head
-        from registry.storage import create_blob_store
-        from registry.verification import RegistryUploadSource, RegistryVerdictSink
+        from registry.verification import verification_services
         from verifier.celery_app import WorkerSettings, create_celery
-        from verifier.tasks import VerificationServices
     except ImportError:
         return fail(SERVER_EXTRA, EXIT_USAGE)
     try:
@@ -138,16 +136,8 @@ def run_worker(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return fail(str(exc), EXIT_USAGE)
 
-    def verification() -> VerificationServices:
-        # Built in each worker process after the fork: connections are never shared.
-        db = Database(settings.database)
-        return VerificationServices(
-            source=RegistryUploadSource(db, create_blob_store(settings.storage)),
-            sink=RegistryVerdictSink(db),
-            settings=settings.verifier,
-        )
-
-    app = create_celery(worker_settings, services=verification)
+    # Built in each worker process after the fork: connections are never shared.
+    app = create_celery(worker_settings, services=lambda: verification_services(settings))
     app.Worker(concurrency=args.concurrency, pool="prefork", loglevel="INFO").start()
     return EXIT_OK
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from client.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_sigstore_instance_options, fail
 from client.cli.terminal import shown
-from client.manifest import MANIFEST_FILE_NAME, ManifestInvalid, parse_manifest
+from client.manifest import BUNDLE_SUFFIX, MANIFEST_FILE_NAME, ManifestInvalid, parse_manifest
 
 if TYPE_CHECKING:
     from verifier.report import VerificationReport
@@ -90,7 +90,7 @@ def verify(args: argparse.Namespace) -> int:
         component = _read(component_path, "component")
         bundle_path = args.bundle
         if bundle_path is None and publishers:
-            default = component_path.with_name(component_path.name + ".sigstore.json")
+            default = component_path.with_name(component_path.name + BUNDLE_SUFFIX)
             bundle_path = default if default.exists() else None
         bundle = _read(bundle_path, "bundle") if bundle_path is not None else None
     except (OSError, ValueError) as exc:

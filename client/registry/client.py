@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import httpx
 
 from client.decoding import Undecodable, decode_json
+from client.manifest import MANIFEST_FILE_NAME
 from client.registry.errors import (
     DownloadRejected,
     RegistryRequestFailed,
@@ -110,7 +111,7 @@ class RegistryClient:
     ) -> PublishAccepted:
         """Upload a plugin (multipart: manifest, component, bundle); 202 once stored."""
         files: dict[str, tuple[str, bytes, str]] = {
-            "manifest": ("clawft-plugin.toml", manifest.read_bytes(), "application/toml"),
+            "manifest": (MANIFEST_FILE_NAME, manifest.read_bytes(), "application/toml"),
             "component": (component.name, component.read_bytes(), "application/wasm"),
         }
         if bundle is not None:

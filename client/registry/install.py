@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client.manifest import (
+    BUNDLE_SUFFIX,
     COMPONENT_FILE_PATTERN,
+    MANIFEST_FILE_NAME,
     PLUGIN_NAME_PATTERN,
     SEMVER_PATTERN,
     ManifestInvalid,
@@ -40,7 +42,6 @@ _SAFE_FILE = re.compile(COMPONENT_FILE_PATTERN)
 _PLUGIN_NAME = re.compile(PLUGIN_NAME_PATTERN)
 _VERSION = re.compile(SEMVER_PATTERN)
 MAX_VERSION_CHARS = 128
-MANIFEST = "clawft-plugin.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,7 @@ def _fetch_and_check(
     component_name = str(detail.component.filename)
     client.download(
         detail.download.manifest,
-        staging / MANIFEST,
+        staging / MANIFEST_FILE_NAME,
         expected_sha256=detail.manifest.sha256,
         expected_size=detail.manifest.size,
     )
@@ -154,7 +155,7 @@ def _fetch_and_check(
         expected_size=detail.component.size,
         progress=progress,
     )
-    manifest_bytes = (staging / MANIFEST).read_bytes()
+    manifest_bytes = (staging / MANIFEST_FILE_NAME).read_bytes()
     try:
         manifest = parse_manifest(manifest_bytes)
     except ManifestInvalid as exc:
@@ -173,7 +174,7 @@ def _fetch_and_check(
                 "only for a registry you trust without signatures"
             )
         return None
-    bundle_path = staging / f"{component_name}.sigstore.json"
+    bundle_path = staging / f"{component_name}{BUNDLE_SUFFIX}"
     client.download(
         detail.download.bundle,
         bundle_path,

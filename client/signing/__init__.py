@@ -31,8 +31,6 @@ from client.signing.errors import (
 from client.signing.instance import SigstoreInstance
 from client.signing.limits import SigningLimits
 from client.signing.plugin_files import (
-    BUNDLE_SUFFIX,
-    MANIFEST_FILE_NAME,
     PluginFiles,
     PluginIdentity,
     default_bundle_path,
@@ -57,8 +55,6 @@ from client.signing.verify import (
 )
 
 __all__ = [
-    "BUNDLE_SUFFIX",
-    "MANIFEST_FILE_NAME",
     "PREDICATE_TYPE",
     "FailureReason",
     "IdentityTokenError",

@@ -15,11 +15,9 @@ from sigstore.hashes import Hashed
 from sigstore_models.common.v1 import HashAlgorithm
 
 from client.decoding import Undecodable, loads_toml
+from client.manifest import BUNDLE_SUFFIX, MANIFEST_FILE_NAME
 from client.signing.errors import PluginFilesError
 from client.signing.limits import DEFAULT_LIMITS, SigningLimits, read_bounded
-
-MANIFEST_FILE_NAME = "clawft-plugin.toml"
-BUNDLE_SUFFIX = ".sigstore.json"
 
 _SEGMENT = r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?"
 _PLUGIN_NAME = re.compile(rf"{_SEGMENT}/{_SEGMENT}")

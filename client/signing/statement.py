@@ -13,8 +13,9 @@ from typing import Any
 
 from sigstore import dsse
 
+from client.manifest import MANIFEST_FILE_NAME
 from client.signing.errors import FailureReason, SignatureVerificationError
-from client.signing.plugin_files import MANIFEST_FILE_NAME, PluginFiles, PluginIdentity
+from client.signing.plugin_files import PluginFiles, PluginIdentity
 
 PREDICATE_TYPE = "https://clawft.dev/plugin/v0.1"
 IN_TOTO_STATEMENT_TYPE = "https://in-toto.io/Statement/v1"

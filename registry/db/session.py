@@ -12,10 +12,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db.settings import DatabaseSettings
+from verifier.storage import StorageUnavailable
 
 
-class DatabaseUnavailable(Exception):
-    """The database could not be reached or refused the connection; try again later."""
+class DatabaseUnavailable(StorageUnavailable):
+    """The database could not be reached or refused the connection; try again later. A
+    :class:`~verifier.storage.StorageUnavailable`, as the verifier's seams expect."""
 
 
 def create_engine_for(settings: DatabaseSettings) -> Engine:

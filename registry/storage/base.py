@@ -13,8 +13,11 @@ Errors (``str()`` is meant for the operator and says what to do)::
      ├── BlobNotFound         (also FileNotFoundError) no blob at that address
      ├── BlobTooLarge         the stream passed max_bytes: refused without reading the rest
      ├── DigestMismatch       the content does not hash to expected_sha256: nothing stored
-     ├── StorageUnavailable   the store could not be reached or refused to serve: retry later
      └── StoreCorrupted       something other than a blob sits at an address: an operator's job
+
+    StorageUnavailable       the store could not be reached or refused to serve: retry later
+                             (the verifier's port error, verifier.storage.StorageUnavailable:
+                             one class for every store behind a seam, so nothing translates)
 """
 
 from __future__ import annotations
@@ -23,6 +26,24 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
+
+from verifier.storage import StorageUnavailable
+
+__all__ = [
+    "BLOB_PREFIX",
+    "BlobInfo",
+    "BlobNotFound",
+    "BlobStore",
+    "BlobStoreError",
+    "BlobTooLarge",
+    "DigestMismatch",
+    "InvalidDigest",
+    "StorageUnavailable",
+    "StoreCorrupted",
+    "blob_key",
+    "validate_max_bytes",
+    "validate_sha256",
+]
 
 BLOB_PREFIX = "blobs/sha256/"
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -55,10 +76,6 @@ class DigestMismatch(BlobStoreError):
         super().__init__(message)
         self.expected = expected
         self.actual = actual
-
-
-class StorageUnavailable(BlobStoreError):
-    """The store could not be reached or refused the request; transient: retry later."""
 
 
 class StoreCorrupted(BlobStoreError):

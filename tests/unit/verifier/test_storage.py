@@ -21,12 +21,12 @@ from verifier.storage import (
     InvalidUploadId,
     SqliteVerdictStore,
     StorageError,
-    StoreUnavailable,
+    StorageUnavailable,
     UploadNotFound,
     UploadSource,
+    UploadToVerify,
     UploadUnreadable,
     VerdictSink,
-    VerificationJob,
     validate_upload_id,
 )
 
@@ -81,14 +81,14 @@ def report(verdict: Verdict = "approved", reason: str = "fine") -> VerificationR
 
 def job(
     *, bundle: bytes | None = None, publishers: tuple[TrustedPublisher, ...] = ()
-) -> VerificationJob:
+) -> UploadToVerify:
     upload = PluginUpload(
         manifest=b'name = "acme/demo"\n',
         component=b"\x00asm component bytes",
         component_name="demo.wasm",
         bundle=bundle,
     )
-    return VerificationJob(upload=upload, publishers=publishers)
+    return UploadToVerify(upload=upload, publishers=publishers)
 
 
 # --- upload ids ------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ def test_missing_upload_and_missing_root(uploads: DirectoryUploadSource, tmp_pat
     with pytest.raises(UploadNotFound, match="enqueue only after the commit"):
         uploads.fetch("nothing-here")
     unmounted = DirectoryUploadSource(tmp_path / "not-mounted", max_file_bytes=1024)
-    with pytest.raises(StoreUnavailable, match="CLAWFT_UPLOADS_DIR"):
+    with pytest.raises(StorageUnavailable, match="CLAWFT_UPLOADS_DIR"):
         unmounted.fetch("u1")
 
 
@@ -309,7 +309,7 @@ def test_sqlite_store_reports_a_locked_database_as_unavailable(tmp_path: Path) -
     lock = sqlite3.connect(store.path, isolation_level=None)
     try:
         lock.execute("BEGIN EXCLUSIVE")
-        with pytest.raises(StoreUnavailable, match="database is locked"):
+        with pytest.raises(StorageUnavailable, match="database is locked"):
             store.record("u1", report())
         assert store.recorded_verdict("u1") is None  # readers are not blocked (WAL)
     finally:
@@ -319,7 +319,7 @@ def test_sqlite_store_reports_a_locked_database_as_unavailable(tmp_path: Path) -
 
 def test_sqlite_store_in_a_missing_directory_is_unavailable(tmp_path: Path) -> None:
     store = SqliteVerdictStore(tmp_path / "not-mounted" / "verdicts.sqlite3")
-    with pytest.raises(StoreUnavailable, match="check that its directory exists"):
+    with pytest.raises(StorageUnavailable, match="check that its directory exists"):
         store.recorded_verdict("u1")
     (tmp_path / "not-mounted").mkdir()
     assert store.recorded_verdict("u1") is None

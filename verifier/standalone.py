@@ -1,0 +1,16 @@
+"""The verifier without a registry: ``celery -A verifier.standalone worker``.
+
+Uploads are read from a directory (one sub-directory per upload id: the manifest, the component,
+the bundle and ``publishers.json``, see :class:`~verifier.storage.DirectoryUploadSource`) and
+verdicts written to a SQLite file (:class:`~verifier.storage.SqliteVerdictStore`), both named by
+``CLAWFT_UPLOADS_DIR`` and ``CLAWFT_VERDICTS_DB``; every other setting is a ``CLAWFT_*`` variable
+of :class:`~verifier.celery_app.WorkerSettings`. The app is built when this module is imported,
+which is what ``celery -A`` does, so a bad setting stops the worker before its first task.
+A registry runs ``clawft-registry worker`` instead.
+"""
+
+from __future__ import annotations
+
+from verifier.celery_app import WorkerSettings, create_celery
+
+app = create_celery(WorkerSettings.from_env())
