@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 
 from registry.db import Database
@@ -60,6 +61,10 @@ def create_app(
         route_handlers=[HealthController, PluginController, NamespaceController, TokenController],
         exception_handlers=error_handlers(),
         state=State({"services": built}),
+        dependencies={
+            "services": Provide(lambda: built, sync_to_thread=False, use_cache=True),
+            "downloads": Provide(built.download_service, sync_to_thread=False),
+        },
         request_class=RegistryRequest,
         openapi_config=OpenAPIConfig(title="clawft-registry", version="0.1.0"),
         request_max_body_size=settings.uploads.max_body_bytes,

@@ -17,7 +17,7 @@ from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 
 from registry.domain.publishers.services import Principal, authenticate
-from registry.services import RegistryServices
+from registry.services import RegistryServices, services_of
 
 __all__ = ["PRINCIPAL", "namespace_in_scope", "token_required"]
 
@@ -30,7 +30,7 @@ def _authenticate(services: RegistryServices, authorization: str | None) -> Prin
 async def token_required(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
-    services: RegistryServices = connection.app.state.services
+    services = services_of(connection.app)
     principal = await sync_to_thread(
         _authenticate, services, connection.headers.get("authorization")
     )

@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from registry.app import build_services
 from registry.db import Database, Publisher
 from registry.db.migrate import upgrade
-from registry.domain.plugins.services import sweep_outbox
 from registry.domain.publishers.schemas import Signer
 from registry.domain.publishers.services import bootstrap_publisher
+from registry.queue import sweep_outbox
 from registry.services import RegistryServices
 from registry.settings import QueueSettings, RegistrySettings
 from registry.verification import verification_services
@@ -194,7 +194,7 @@ def _start_sweeper(services: RegistryServices) -> Any:
     def run() -> None:
         while not stop_event.wait(services.settings.queue.sweep_interval_s):
             try:
-                sent = sweep_outbox(services)
+                sent = sweep_outbox(services.db, services.queue)
                 if sent:
                     _log.info("sent %d queued verification job(s)", sent)
             except Exception:  # keep sweeping; the next round may succeed

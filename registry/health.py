@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from registry.services import RegistryServices
 
@@ -18,8 +18,7 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/readyz", sync_to_thread=True)
-    def readyz(self, state: State) -> Response[dict[str, Any]]:
-        services: RegistryServices = state.services
+    def readyz(self, services: NamedDependency[RegistryServices]) -> Response[dict[str, Any]]:
         checks = services.readiness()
         ready = all(value == "ok" for value in checks.values())
         return Response(

@@ -1,7 +1,8 @@
-"""Sending verification jobs to the verifier, by task name (the registry never imports it).
+"""Sending verification jobs to the verifier, by the task name the verifier defines.
 
-Jobs go out only after the database commit that created them (an outbox row per job), so a
-broker that is down loses nothing: the sweeper sends what is still queued when it is back.
+The outbox: jobs go out only after the database commit that created them (a
+:class:`~registry.db.VerificationJob` row per job, see :func:`dispatch`), so a broker that is
+down loses nothing: :func:`sweep_outbox` sends what is still queued when it is back.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ import logging
 import threading
 from typing import Protocol
 
+import sqlalchemy as sa
 from celery import Celery
 
+from registry.db import Database, VerificationJob
+from registry.db.models import JobState, utcnow
 from verifier.tasks import VERIFY_UPLOAD
 
 _log = logging.getLogger("clawft.registry.queue")
@@ -85,3 +89,38 @@ class InMemoryQueue:
     def check(self) -> None:
         if self.down:
             raise QueueUnavailable("the in-memory broker is down")
+
+
+def dispatch(db: Database, queue: VerificationQueue, version_id: str) -> bool:
+    """Send one committed job to the broker; on failure it stays queued for the sweeper."""
+    try:
+        queue.send(version_id)
+    except QueueUnavailable as exc:
+        _log.warning("verification of %s stays queued: %s", version_id, exc)
+        with db.session() as session:
+            job = session.get(VerificationJob, version_id)
+            if job is not None:
+                job.attempts += 1
+                job.last_error = str(exc)[:500]
+        return False
+    with db.session() as session:
+        job = session.get(VerificationJob, version_id)
+        if job is not None and job.state == JobState.QUEUED:
+            job.state = JobState.SENT
+            job.sent_at = utcnow()
+            job.attempts += 1
+    return True
+
+
+def sweep_outbox(db: Database, queue: VerificationQueue, *, limit: int = 100) -> int:
+    """Send jobs whose message never reached the broker; returns how many went out."""
+    with db.session() as session:
+        pending = list(
+            session.scalars(
+                sa.select(VerificationJob.version_id)
+                .where(VerificationJob.state == JobState.QUEUED)
+                .order_by(VerificationJob.enqueued_at)
+                .limit(limit)
+            )
+        )
+    return sum(1 for version_id in pending if dispatch(db, queue, version_id))

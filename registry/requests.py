@@ -18,6 +18,7 @@ from litestar.exceptions import ClientException
 from client.decoding import Undecodable, decode_json
 from registry.errors import InvalidRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from registry.media import MediaType, MediaTypeInvalid, parse_media_type
+from registry.services import services_of
 
 _UTF8 = frozenset({"utf-8", "utf8"})
 
@@ -39,7 +40,7 @@ class RegistryRequest(Request[Any, Any, Any]):
         if media.parameters.get("charset", "utf-8").lower() not in _UTF8:
             raise UnsupportedMediaType("send JSON in UTF-8")
         body = await read_body(
-            self, timeout_s=self.app.state.services.settings.http.json_body_timeout_s
+            self, timeout_s=services_of(self.app).settings.http.json_body_timeout_s
         )
         try:
             return decode_json(body or b"null", what="the request body")

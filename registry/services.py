@@ -1,11 +1,19 @@
-"""The registry's services, built once from settings and handed to the app and the worker."""
+"""The registry's services, built once from settings and handed to the app and the worker.
+
+Handlers receive them by injection (:mod:`registry.app` provides ``services`` and
+``downloads``); guards and the request class, which Litestar does not inject into, read them
+with :func:`services_of`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar
 
 from registry.db import Database, DatabaseUnavailable
-from registry.domain.plugins.downloads import DownloadCache
+from registry.domain.plugins.downloads import DownloadCache, DownloadService
 from registry.queue import QueueUnavailable, VerificationQueue
 from registry.ratelimit import RateLimiter
 from registry.settings import RegistrySettings
@@ -38,3 +46,16 @@ class RegistryServices:
             except errors as exc:
                 checks[name] = str(exc)
         return checks
+
+    def download_service(self) -> DownloadService:
+        return DownloadService(
+            self.db, self.blobs, self.downloads, presign=self.settings.presign_downloads
+        )
+
+
+def services_of(app: Litestar | Any) -> RegistryServices:
+    """The services an app was built with (for guards and the request class)."""
+    services = app.state.get("services")
+    if not isinstance(services, RegistryServices):
+        raise RuntimeError("the app was not built by registry.app.create_app: it has no services")
+    return services

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -42,10 +43,29 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relat
 
 from client.manifest import without_build_metadata
 
-STATUSES = ("pending", "verifying", "approved", "rejected", "yanked")
-"""Lifecycle states of a plugin version (transitions: :mod:`registry.db.lifecycle`)."""
-JOB_STATES = ("queued", "sent", "done")
-"""Outbox states: committed, handed to the broker, verdict recorded."""
+
+class VersionStatus(StrEnum):
+    """Lifecycle states of a plugin version (transitions: :mod:`registry.db.lifecycle`)."""
+
+    PENDING = "pending"
+    VERIFYING = "verifying"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    YANKED = "yanked"
+
+
+class JobState(StrEnum):
+    """Outbox states: committed, handed to the broker, verdict recorded."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DONE = "done"
+
+
+STATUSES = tuple(VersionStatus)
+JOB_STATES = tuple(JobState)
+DOWNLOADABLE = frozenset({VersionStatus.APPROVED, VersionStatus.YANKED})
+"""Statuses whose files may be downloaded (yanked: by an exact pin only)."""
 NAME_MAX_LENGTH = 64
 NAME_REGEX = r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$"
 """Publisher, namespace and plugin names: the manifest's ``<namespace>/<name>`` segments."""
@@ -70,7 +90,7 @@ def utcnow() -> datetime:
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 def name_checks(column: str = "name") -> tuple[CheckConstraint, CheckConstraint]:
@@ -247,7 +267,7 @@ class PluginVersion(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     plugin_id: Mapped[str] = mapped_column(ForeignKey("plugins.id", ondelete="CASCADE"))
     version: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=VersionStatus.PENDING)
     component_filename: Mapped[str] = mapped_column(String(128))
     component_sha256: Mapped[str] = mapped_column(String(64))
     component_size: Mapped[int] = mapped_column()
@@ -371,7 +391,7 @@ class VerificationJob(Base):
     version_id: Mapped[str] = mapped_column(
         ForeignKey("plugin_versions.id", ondelete="CASCADE"), primary_key=True
     )
-    state: Mapped[str] = mapped_column(String(8), default="queued")
+    state: Mapped[str] = mapped_column(String(8), default=JobState.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
     enqueued_at: Mapped[datetime] = mapped_column(default=utcnow)

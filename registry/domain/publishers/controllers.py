@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, delete, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
@@ -30,8 +29,9 @@ class NamespaceController(Controller):
     tags = ["namespaces"]  # noqa: RUF012 - Litestar reads this class attribute
 
     @get("/{namespace:str}", sync_to_thread=True)
-    def namespace(self, state: State, namespace: Name) -> NamespaceDetail:
-        services: RegistryServices = state.services
+    def namespace(
+        self, services: NamedDependency[RegistryServices], namespace: Name
+    ) -> NamespaceDetail:
         with services.db.session() as session:
             return namespace_detail(session, namespace)
 
@@ -49,10 +49,12 @@ class TokenController(Controller):
         request_max_body_size=MAX_JSON_BODY_BYTES,
     )
     def create(
-        self, state: State, principal: NamedDependency[Principal], data: JSONBody[TokenRequest]
+        self,
+        services: NamedDependency[RegistryServices],
+        principal: NamedDependency[Principal],
+        data: JSONBody[TokenRequest],
     ) -> TokenCreated:
         """A token for some of this token's namespaces, expiring no later than it."""
-        services: RegistryServices = state.services
         with services.db.session() as session:
             publisher = session.get(Publisher, principal.publisher_id)
             if publisher is None:
@@ -76,11 +78,10 @@ class TokenController(Controller):
     )
     def revoke(
         self,
-        state: State,
+        services: NamedDependency[RegistryServices],
         principal: NamedDependency[Principal],
         token_id: Annotated[str, Parameter(max_length=32)],
     ) -> None:
         """Revoke one of the publisher's tokens, and every token created from it."""
-        services: RegistryServices = state.services
         with services.db.session() as session:
             revoke_token(session, principal, token_id)

@@ -171,7 +171,7 @@ def bootstrap_publisher(
 
 
 def namespace_detail(session: Session, name: str) -> NamespaceDetail:
-    from registry.domain.plugins.services import summaries
+    from registry.domain.plugins.search import summaries
 
     namespace = session.scalar(sa.select(Namespace).where(Namespace.name == name))
     if namespace is None:
