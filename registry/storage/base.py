@@ -23,9 +23,10 @@ Errors (``str()`` is meant for the operator and says what to do)::
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO
 
 from verifier.storage import StorageUnavailable
 
@@ -119,10 +120,17 @@ def validate_max_bytes(max_bytes: object) -> int:
     return max_bytes
 
 
-@runtime_checkable
-class BlobStore(Protocol):
-    """Content-addressed, write-once blob storage. Synchronous: call it from a worker thread."""
+class BlobStore(ABC):
+    """Content-addressed, write-once blob storage. Synchronous: call it from a worker thread.
 
+    The shared behaviour lives here (argument checks, ``get`` within a limit, ``put_bytes``,
+    ``exists``, no presigned URLs); a backend implements the primitives: ``put_stream``,
+    ``open_sized``, ``stat``, ``delete``, ``check`` and ``iter_digests``.
+    """
+
+    # -- primitives ------------------------------------------------------------------------
+
+    @abstractmethod
     def put_stream(
         self, chunks: Iterable[bytes], *, max_bytes: int, expected_sha256: str | None = None
     ) -> BlobInfo:
@@ -132,45 +140,64 @@ class BlobStore(Protocol):
         is never read), :class:`DigestMismatch` if ``expected_sha256`` is given and differs.
         Storing content that is already stored is a no-op success.
         """
-        ...
+
+    @abstractmethod
+    def open_sized(self, sha256: str) -> tuple[BinaryIO, int]:
+        """A readable stream over the blob (``sha256`` already validated) and its size in
+        bytes, or :class:`BlobNotFound`."""
+
+    @abstractmethod
+    def stat(self, sha256: str) -> BlobInfo | None:
+        """The blob's :class:`BlobInfo`, or ``None`` if it is not stored."""
+
+    @abstractmethod
+    def delete(self, sha256: str) -> None:
+        """Remove the blob; for garbage collection of unreferenced blobs only. Idempotent."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Return if the store can serve requests, else raise :class:`StorageUnavailable`."""
+
+    @abstractmethod
+    def iter_digests(self) -> Iterator[str]:
+        """Every stored blob's digest, in no particular order (for a garbage-collection sweep)."""
+
+    # -- shared behaviour ------------------------------------------------------------------
 
     def put_bytes(
         self, data: bytes, *, max_bytes: int, expected_sha256: str | None = None
     ) -> BlobInfo:
         """:meth:`put_stream` over one chunk."""
-        ...
+        return self.put_stream([data], max_bytes=max_bytes, expected_sha256=expected_sha256)
 
     def open(self, sha256: str) -> BinaryIO:
         """A readable binary stream over the blob (use ``with``), or :class:`BlobNotFound`."""
-        ...
+        stream, _size = self.open_sized(validate_sha256(sha256))
+        return stream
 
     def get(self, sha256: str, *, max_bytes: int) -> bytes:
-        """The whole blob, or :class:`BlobTooLarge` if it is longer than ``max_bytes``."""
-        ...
-
-    def stat(self, sha256: str) -> BlobInfo | None:
-        """The blob's :class:`BlobInfo`, or ``None`` if it is not stored."""
-        ...
+        """The whole blob, or :class:`BlobTooLarge` if it is longer than ``max_bytes`` (a
+        longer blob is not read)."""
+        validate_max_bytes(max_bytes)
+        stream, size = self.open_sized(validate_sha256(sha256))
+        with stream:
+            data = stream.read(max_bytes + 1) if size <= max_bytes else b""
+        if size > max_bytes or len(data) > max_bytes:
+            raise BlobTooLarge(
+                f"blob sha256 {sha256} is {max(size, len(data))} bytes, more than the limit of "
+                f"{max_bytes}; stream it with open() instead",
+                max_bytes=max_bytes,
+            )
+        return data
 
     def exists(self, sha256: str) -> bool:
         """Whether the blob is stored."""
-        ...
-
-    def delete(self, sha256: str) -> None:
-        """Remove the blob; for garbage collection of unreferenced blobs only. Idempotent."""
-        ...
+        return self.stat(sha256) is not None
 
     def presigned_url(
         self, sha256: str, *, expires_s: int | None = None, filename: str | None = None
     ) -> str | None:
         """A time-limited GET URL that downloads the blob as ``filename``, or ``None`` if this
         store cannot hand out URLs (or is configured not to). Does not check that it exists."""
-        ...
-
-    def check(self) -> None:
-        """Return if the store can serve requests, else raise :class:`StorageUnavailable`."""
-        ...
-
-    def iter_digests(self) -> Iterator[str]:
-        """Every stored blob's digest, in no particular order (for a garbage-collection sweep)."""
-        ...
+        validate_sha256(sha256)
+        return None

@@ -30,10 +30,9 @@ from registry.storage.base import (
     BLOB_PREFIX,
     BlobInfo,
     BlobNotFound,
-    BlobTooLarge,
+    BlobStore,
     StorageUnavailable,
     StoreCorrupted,
-    validate_max_bytes,
     validate_sha256,
 )
 
@@ -44,7 +43,7 @@ _TMP_SUFFIX = ".partial"
 _HARD_LINKS_UNSUPPORTED = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}
 
 
-class LocalDirectoryBlobStore:
+class LocalDirectoryBlobStore(BlobStore):
     """Blobs as files under ``root``; creates its directories when built."""
 
     def __init__(self, root: Path) -> None:
@@ -98,11 +97,6 @@ class LocalDirectoryBlobStore:
             temporary.unlink(missing_ok=True)
         return info
 
-    def put_bytes(
-        self, data: bytes, *, max_bytes: int, expected_sha256: str | None = None
-    ) -> BlobInfo:
-        return self.put_stream([data], max_bytes=max_bytes, expected_sha256=expected_sha256)
-
     def _publish(self, temporary: Path, info: BlobInfo) -> None:
         """Make the fsynced temporary file visible at the blob's address, never replacing one."""
         target = self._blob_dir / info.sha256
@@ -133,7 +127,7 @@ class LocalDirectoryBlobStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def open(self, sha256: str) -> BinaryIO:
+    def open_sized(self, sha256: str) -> tuple[BinaryIO, int]:
         path = self._blob_dir / validate_sha256(sha256)
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
         try:
@@ -144,23 +138,11 @@ class LocalDirectoryBlobStore:
             if error.errno == errno.ELOOP:
                 raise self._not_a_blob(path) from error
             raise self._unavailable(f"cannot read blob sha256 {sha256}", error) from error
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
             os.close(fd)
             raise self._not_a_blob(path)
-        return os.fdopen(fd, "rb")
-
-    def get(self, sha256: str, *, max_bytes: int) -> bytes:
-        validate_max_bytes(max_bytes)
-        with self.open(sha256) as file:
-            size = os.fstat(file.fileno()).st_size
-            data = file.read(max_bytes + 1) if size <= max_bytes else b""
-        if size > max_bytes or len(data) > max_bytes:
-            raise BlobTooLarge(
-                f"blob sha256 {sha256} is {max(size, len(data))} bytes, more than the limit of "
-                f"{max_bytes}; stream it with open() instead",
-                max_bytes=max_bytes,
-            )
-        return data
+        return os.fdopen(fd, "rb"), status.st_size
 
     def stat(self, sha256: str) -> BlobInfo | None:
         path = self._blob_dir / validate_sha256(sha256)
@@ -173,15 +155,6 @@ class LocalDirectoryBlobStore:
         if not stat.S_ISREG(status.st_mode):
             raise self._not_a_blob(path)
         return BlobInfo(sha256=sha256, size=status.st_size)
-
-    def exists(self, sha256: str) -> bool:
-        return self.stat(sha256) is not None
-
-    def presigned_url(
-        self, sha256: str, *, expires_s: int | None = None, filename: str | None = None
-    ) -> str | None:
-        validate_sha256(sha256)
-        return None
 
     def iter_digests(self) -> Iterator[str]:
         try:

@@ -11,14 +11,13 @@ from registry.storage._streaming import check_put_arguments, write_hashed
 from registry.storage.base import (
     BlobInfo,
     BlobNotFound,
-    BlobTooLarge,
+    BlobStore,
     StorageUnavailable,
-    validate_max_bytes,
     validate_sha256,
 )
 
 
-class InMemoryBlobStore:
+class InMemoryBlobStore(BlobStore):
     """Blobs in a dict, with the same semantics as the real stores; thread-safe.
 
     :meth:`set_unavailable` makes every operation raise :class:`StorageUnavailable`, so a test
@@ -49,11 +48,6 @@ class InMemoryBlobStore:
             self._blobs.setdefault(info.sha256, bytes(buffer))
         return info
 
-    def put_bytes(
-        self, data: bytes, *, max_bytes: int, expected_sha256: str | None = None
-    ) -> BlobInfo:
-        return self.put_stream([data], max_bytes=max_bytes, expected_sha256=expected_sha256)
-
     def _read(self, sha256: str) -> bytes:
         validate_sha256(sha256)
         self._available()
@@ -63,19 +57,9 @@ class InMemoryBlobStore:
             raise BlobNotFound(f"no blob sha256 {sha256} in the in-memory store")
         return data
 
-    def open(self, sha256: str) -> BinaryIO:
-        return io.BytesIO(self._read(sha256))
-
-    def get(self, sha256: str, *, max_bytes: int) -> bytes:
-        validate_max_bytes(max_bytes)
+    def open_sized(self, sha256: str) -> tuple[BinaryIO, int]:
         data = self._read(sha256)
-        if len(data) > max_bytes:
-            raise BlobTooLarge(
-                f"blob sha256 {sha256} is {len(data)} bytes, more than the limit of "
-                f"{max_bytes}; stream it with open() instead",
-                max_bytes=max_bytes,
-            )
-        return data
+        return io.BytesIO(data), len(data)
 
     def stat(self, sha256: str) -> BlobInfo | None:
         validate_sha256(sha256)
@@ -84,20 +68,11 @@ class InMemoryBlobStore:
             data = self._blobs.get(sha256)
         return None if data is None else BlobInfo(sha256=sha256, size=len(data))
 
-    def exists(self, sha256: str) -> bool:
-        return self.stat(sha256) is not None
-
     def delete(self, sha256: str) -> None:
         validate_sha256(sha256)
         self._available()
         with self._lock:
             self._blobs.pop(sha256, None)
-
-    def presigned_url(
-        self, sha256: str, *, expires_s: int | None = None, filename: str | None = None
-    ) -> str | None:
-        validate_sha256(sha256)
-        return None
 
     def check(self) -> None:
         self._available()

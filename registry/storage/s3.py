@@ -40,12 +40,11 @@ from registry.storage.base import (
     BLOB_PREFIX,
     BlobInfo,
     BlobNotFound,
+    BlobStore,
     BlobStoreError,
-    BlobTooLarge,
     StorageUnavailable,
     StoreCorrupted,
     blob_key,
-    validate_max_bytes,
 )
 from registry.storage.settings import S3_MAX_PRESIGN_EXPIRES_S, S3Settings
 
@@ -63,7 +62,7 @@ _READ_BUFFER_BYTES = 64 * 1024
 _CONTENT_TYPE = "application/octet-stream"
 
 
-class S3BlobStore:
+class S3BlobStore(BlobStore):
     """Blobs at ``<prefix>blobs/sha256/<hex>`` in one bucket. Building it does no I/O."""
 
     def __init__(self, settings: S3Settings) -> None:
@@ -141,11 +140,6 @@ class S3BlobStore:
                 raise self._translate(error, f"storing blob sha256 {info.sha256}") from error
         return info
 
-    def put_bytes(
-        self, data: bytes, *, max_bytes: int, expected_sha256: str | None = None
-    ) -> BlobInfo:
-        return self.put_stream([data], max_bytes=max_bytes, expected_sha256=expected_sha256)
-
     def _put_once(self, body: IO[bytes], key: str, info: BlobInfo) -> None:
         self._client.put_object(
             Bucket=self._bucket,
@@ -215,22 +209,9 @@ class S3BlobStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def open(self, sha256: str) -> BinaryIO:
-        body, _ = self._get_object(sha256)
-        return io.BufferedReader(_ResponseStream(body, self, sha256), _READ_BUFFER_BYTES)
-
-    def get(self, sha256: str, *, max_bytes: int) -> bytes:
-        validate_max_bytes(max_bytes)
+    def open_sized(self, sha256: str) -> tuple[BinaryIO, int]:
         body, size = self._get_object(sha256)
-        with io.BufferedReader(_ResponseStream(body, self, sha256), _READ_BUFFER_BYTES) as stream:
-            data = stream.read(max_bytes + 1) if size <= max_bytes else b""
-        if size > max_bytes or len(data) > max_bytes:
-            raise BlobTooLarge(
-                f"blob sha256 {sha256} is {max(size, len(data))} bytes, more than the limit of "
-                f"{max_bytes}; stream it with open() instead",
-                max_bytes=max_bytes,
-            )
-        return data
+        return io.BufferedReader(_ResponseStream(body, self, sha256), _READ_BUFFER_BYTES), size
 
     def _get_object(self, sha256: str) -> tuple[StreamingBody, int]:
         key = self._key(sha256)
@@ -259,9 +240,6 @@ class S3BlobStore:
         except BotoCoreError as error:
             raise self._translate(error, f"looking up blob sha256 {sha256}") from error
         return BlobInfo(sha256=sha256, size=response["ContentLength"])
-
-    def exists(self, sha256: str) -> bool:
-        return self.stat(sha256) is not None
 
     def presigned_url(
         self, sha256: str, *, expires_s: int | None = None, filename: str | None = None
