@@ -5,7 +5,8 @@
 * SSRF protection at connect time: :class:`VettingNetworkBackend` resolves the name once,
   judges the resolved addresses (see :mod:`client.host.sandbox.addresses`) and connects to the
   address it judged, so there is no window for DNS rebinding. TLS is still verified against
-  the host name of the URL.
+  the host name of the URL. It plugs into httpx through httpx's public seam, a transport
+  (:class:`VettedTransport`), over httpcore's public one, the network backend.
 * Redirects are followed by hand, each hop checked like the first.
 * The whole request (resolution, connect, redirects, body) has one deadline, and the response
   body is read in a bounded stream.
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import ipaddress
 import socket
 import ssl
@@ -139,6 +141,69 @@ class VettingNetworkBackend(httpcore.NetworkBackend):
         time.sleep(seconds)
 
 
+class VettedTransport(httpx.BaseTransport):
+    """httpx's transport seam over an httpcore connection pool whose one way to open a socket
+    is a :class:`VettingNetworkBackend` (httpx's own transport builds its pool itself)."""
+
+    def __init__(self, ssl_context: ssl.SSLContext, backend: VettingNetworkBackend) -> None:
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context, network_backend=backend, retries=0, max_connections=4
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(request.stream, httpx.SyncByteStream):
+            raise TypeError("the sandbox sends request bodies it holds in memory")
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _httpx_errors(request):
+            response = self._pool.handle_request(core_request)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseBody(response, request),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class _ResponseBody(httpx.SyncByteStream):
+    def __init__(self, response: httpcore.Response, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    def __iter__(self) -> typing.Iterator[bytes]:
+        with _httpx_errors(self._request):
+            yield from typing.cast("typing.Iterable[bytes]", self._response.stream)
+
+    def close(self) -> None:
+        self._response.close()
+
+
+@contextlib.contextmanager
+def _httpx_errors(request: httpx.Request) -> typing.Iterator[None]:
+    """httpcore's errors as the httpx errors the sandbox handles (a refusal passes through)."""
+    try:
+        yield
+    except httpcore.TimeoutException as exc:
+        raise httpx.TimeoutException(str(exc), request=request) from exc
+    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.ProxyError) as exc:
+        raise httpx.TransportError(str(exc), request=request) from exc
+    except httpcore.UnsupportedProtocol as exc:
+        raise httpx.UnsupportedProtocol(str(exc), request=request) from exc
+
+
 class SandboxedHttp:
     """``http-request`` for one plugin."""
 
@@ -236,12 +301,7 @@ class SandboxedHttp:
         backend = VettingNetworkBackend(
             self._policy.allowed_private_networks, self._policy.dns_timeout_s
         )
-        transport = httpx.HTTPTransport(verify=self._ssl(), trust_env=False, retries=0)
-        # The transport's pool is rebuilt around the vetting backend: that backend is the
-        # only way this transport opens sockets.
-        transport._pool = httpcore.ConnectionPool(
-            ssl_context=self._ssl(), network_backend=backend, retries=0, max_connections=4
-        )
+        transport = VettedTransport(self._ssl(), backend)
         with httpx.Client(transport=transport, follow_redirects=False, trust_env=False) as client:
             for _hop in range(self._policy.max_redirects + 1):
                 remaining = deadline - time.monotonic()
