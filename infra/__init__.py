@@ -3,3 +3,5 @@
 ``infra.sigstore_authority`` is a local, Sigstore-compatible signing authority for offline
 development and the test suite. It is not part of any production deployment.
 """
+
+__all__: list[str] = []

@@ -153,10 +153,12 @@ def _start_worker(settings: RegistrySettings, services: RegistryServices) -> Any
 
     from verifier.celery_app import WorkerSettings, create_celery
 
-    assert settings.queue.broker_url is not None
+    broker = settings.queue.broker_url
+    if broker is None:
+        raise ValueError("the embedded worker needs a broker: start() sets one before it")
     worker_settings = WorkerSettings(
-        broker_url=settings.queue.broker_url,
-        result_backend=settings.queue.result_backend or settings.queue.broker_url,
+        broker_url=broker,
+        result_backend=settings.queue.result_backend or broker,
         verifier=settings.verifier,
     )
     verification = verification_services(settings, db=services.db, blobs=services.blobs)

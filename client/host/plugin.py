@@ -260,16 +260,7 @@ class Plugin:
         self.functions = HostFunctions(self.sandbox, self.audit)
         self._uses_wasi = any(name.startswith("wasi:") for name in compiled.shape.imports)
         self._linker = self._build_linker()
-        component = compiled.component
-        tool_name = find_tool_export(compiled.shape)
-        assert tool_name is not None  # load_bytes checked the exports
-        tool = component.get_export_index(tool_name)
-        assert tool is not None
-        describe = component.get_export_index("describe", instance=tool)
-        invoke = component.get_export_index("invoke", instance=tool)
-        assert describe is not None and invoke is not None
-        self._describe: ExportIndex = describe
-        self._invoke: ExportIndex = invoke
+        self._describe, self._invoke = _tool_functions(compiled)
 
     def _build_linker(self) -> Linker:
         linker = Linker(self.host.engine.engine)
@@ -334,7 +325,8 @@ class Plugin:
         try:
             instance = self._linker.instantiate(store, self.compiled.component)
             func = instance.get_func(store, index)
-            assert func is not None
+            if func is None:  # the exports were checked at load: this is a wasmtime fault
+                raise HostError(f"{self.name} {what}: the loaded component lost its export")
             result = func(store, *args)
             func.post_return(store)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
@@ -380,6 +372,22 @@ class Plugin:
                 self.functions.log(None, level, text)
 
         return write
+
+
+def _tool_functions(compiled: CompiledComponent) -> tuple[ExportIndex, ExportIndex]:
+    """The export indices of ``describe`` and ``invoke`` of a component whose exports passed
+    the shape gate."""
+    tool_name = find_tool_export(compiled.shape)
+    tool = None if tool_name is None else compiled.component.get_export_index(tool_name)
+    describe = (
+        None if tool is None else compiled.component.get_export_index("describe", instance=tool)
+    )
+    invoke = None if tool is None else compiled.component.get_export_index("invoke", instance=tool)
+    if describe is None or invoke is None:
+        raise MissingExport(
+            "the component does not export describe and invoke of clawft:plugin/tool@0.1.x"
+        )
+    return describe, invoke
 
 
 def check_component_header(data: bytes) -> None:

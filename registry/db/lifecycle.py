@@ -163,7 +163,8 @@ def _compare_and_set(
 def _record_event(
     session: Session, version: PluginVersion, before: str, after: str, *, actor: str, reason: str
 ) -> None:
-    assert before in STATUSES and after in STATUSES
+    if before not in STATUSES or after not in STATUSES:
+        raise IllegalTransition(f"{before!r} → {after!r} is not a move between known statuses")
     session.add(
         StatusEvent(
             version_id=version.id, from_status=before, to_status=after, actor=actor, reason=reason

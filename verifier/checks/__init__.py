@@ -6,6 +6,8 @@ sandbox, signature. Each returns a :class:`verifier.report.CheckResult`.
 
 from __future__ import annotations
 
+__all__ = ["CHECK_ORDER"]
+
 CHECK_ORDER: tuple[str, ...] = (
     "manifest",
     "size-budget",

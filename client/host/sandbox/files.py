@@ -123,7 +123,8 @@ class PluginFiles:
     @contextlib.contextmanager
     def _parent_fd(self, parts: tuple[str, ...], *, create: bool) -> Iterator[int]:
         """A descriptor of the directory holding ``parts[-1]``, reached without following links."""
-        assert self._data_dir is not None
+        if self._data_dir is None:
+            raise PolicyDenied("this plugin has no data directory; file access is disabled")
         try:
             fd = os.open(self._data_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:

@@ -1,1 +1,3 @@
 """Plugins and their versions: publish, read, download, yank."""
+
+__all__: list[str] = []

@@ -1,1 +1,3 @@
 """Publishers, their namespaces, trusted signers and API tokens."""
+
+__all__: list[str] = []

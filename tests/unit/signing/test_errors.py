@@ -1,19 +1,7 @@
-"""``__all__`` is the public API: every name in it exists, and nothing public is missing."""
+"""The signing errors form one hierarchy under ``SigningError`` (``__all__`` itself is checked
+for every package by tests/unit/test_public_api.py)."""
 
 from __future__ import annotations
-
-import importlib
-
-import pytest
-
-
-@pytest.mark.parametrize("package", ["client.signing", "infra.sigstore_authority"])
-def test_all_names_exist_and_are_sorted(package: str) -> None:
-    module = importlib.import_module(package)
-    exported = module.__all__
-    assert exported == sorted(exported, key=lambda n: (not n.isupper(), n))
-    for name in exported:
-        assert hasattr(module, name), name
 
 
 def test_errors_form_one_hierarchy() -> None:
