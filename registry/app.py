@@ -11,14 +11,15 @@ from collections.abc import Callable, Sequence
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi.config import OpenAPIConfig
 
+from registry.allow import allow_every_method
 from registry.db import Database
 from registry.db.migrate import check_at_head
 from registry.domain.plugins.controllers import PluginController
 from registry.domain.publishers.controllers import NamespaceController, TokenController
 from registry.errors import error_handlers
 from registry.health import HealthController
+from registry.openapi import openapi_config
 from registry.queue import CeleryQueue, VerificationQueue
 from registry.ratelimit import RateLimiter
 from registry.requests import RegistryRequest
@@ -66,7 +67,8 @@ def create_app(
             "downloads": Provide(built.download_service, sync_to_thread=False),
         },
         request_class=RegistryRequest,
-        openapi_config=OpenAPIConfig(title="clawft-registry", version="0.1.0"),
+        before_send=[allow_every_method],
+        openapi_config=openapi_config(),
         request_max_body_size=settings.uploads.max_body_bytes,
         on_shutdown=[*on_shutdown, built.db.dispose],
     )

@@ -5,11 +5,15 @@ from __future__ import annotations
 import msgspec
 
 
-class PublishAccepted(msgspec.Struct, frozen=True):
+class PublishAccepted(msgspec.Struct, frozen=True, kw_only=True):
     name: str
+    """``namespace/plugin``."""
     version: str
     status: str
     status_url: str
+    namespace: str = ""
+    """The two halves of ``name`` (the path of the version's URL)."""
+    plugin: str = ""
 
 
 class FileRecord(msgspec.Struct, frozen=True):
@@ -72,8 +76,12 @@ class PluginDetail(msgspec.Struct, frozen=True):
 
 class PluginSummary(msgspec.Struct, frozen=True):
     name: str
+    """``namespace/plugin``."""
     description: str
     latest_version: str | None
+    namespace: str = ""
+    """The two halves of ``name`` (the path of the plugin's URL)."""
+    plugin: str = ""
 
 
 class SearchPage(msgspec.Struct, frozen=True):

@@ -93,6 +93,8 @@ def publish(
     dispatch(services.db, services.queue, version_id)
     return PublishAccepted(
         name=manifest.name,
+        namespace=namespace_name,
+        plugin=plugin_name,
         version=manifest.version,
         status="pending",
         status_url=api_path(manifest.name, manifest.version),

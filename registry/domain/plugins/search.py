@@ -35,6 +35,8 @@ def summaries(session: Session, plugins: Sequence[Plugin]) -> list[PluginSummary
             plugin.full_name,
             plugin.description,
             max(approved[plugin.id], key=version_precedence) if approved[plugin.id] else None,
+            namespace=plugin.namespace.name,
+            plugin=plugin.name,
         )
         for plugin in plugins
     ]

@@ -18,6 +18,7 @@ from registry.domain.publishers.services import (
     revoke_token,
 )
 from registry.errors import NotFound
+from registry.openapi import SECURITY, NamespaceOperation, TokenOperation, errors
 from registry.services import RegistryServices
 from registry.settings import MAX_JSON_BODY_BYTES
 
@@ -28,10 +29,17 @@ class NamespaceController(Controller):
     path = "/api/v1/namespaces"
     tags = ["namespaces"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @get("/{namespace:str}", sync_to_thread=True)
+    @get(
+        "/{namespace:str}",
+        sync_to_thread=True,
+        operation_id="getNamespace",
+        operation_class=NamespaceOperation,
+        responses=errors(400, 404, 503),
+    )
     def namespace(
         self, services: NamedDependency[RegistryServices], namespace: Name
     ) -> NamespaceDetail:
+        """A namespace: its owner, its trusted signers and its plugins."""
         with services.db.session() as session:
             return namespace_detail(session, namespace)
 
@@ -47,6 +55,10 @@ class TokenController(Controller):
         guards=[token_required],
         dependencies=PRINCIPAL,
         request_max_body_size=MAX_JSON_BODY_BYTES,
+        operation_id="createToken",
+        operation_class=TokenOperation,
+        security=SECURITY,
+        responses=errors(400, 401, 403, 408, 413, 415, 429, 503),
     )
     def create(
         self,
@@ -75,6 +87,9 @@ class TokenController(Controller):
         status_code=204,
         guards=[token_required],
         dependencies=PRINCIPAL,
+        operation_id="revokeToken",
+        security=SECURITY,
+        responses=errors(400, 401, 404, 503),
     )
     def revoke(
         self,
