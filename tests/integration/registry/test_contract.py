@@ -66,7 +66,11 @@ def _schemathesis(
     ]
     for header in headers:
         command += ["--header", header]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    # Its cache and reports land in the test's directory, not the checkout.
+    report.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=600, check=False, cwd=report
+    )
 
 
 def _links_covered(output: str) -> int:
