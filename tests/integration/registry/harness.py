@@ -26,7 +26,7 @@ import uvicorn
 from client.registry import RegistryClient
 from client.signing import sign_plugin
 from registry.app import build_services, create_app
-from registry.db import Database, PluginVersion
+from registry.db import Base, Database, PluginVersion
 from registry.db.migrate import upgrade
 from registry.db.settings import DatabaseSettings
 from registry.domain.publishers.schemas import Signer
@@ -100,65 +100,76 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _embedded(data: Path) -> tuple[RegistrySettings, VerificationQueue, list[Any]]:
-    settings = RegistrySettings(
-        data_dir=data,
-        database=DatabaseSettings(url=f"sqlite:///{data / 'registry.sqlite3'}"),
-        storage=StorageSettings(backend="local", local=LocalStoreSettings(root=data / "blobs")),
-    )
-    return settings, InMemoryQueue(), []
+class ProductionStack:
+    """PostgreSQL, S3 over HTTP, a Redis broker and a real `clawft-registry worker` process.
 
+    One stack serves every production-mode test of the session (its worker started once);
+    :meth:`reset` empties the database and the bucket between tests. A test that needs a worker
+    of its own (one it kills, or one with other settings) says so with
+    ``@pytest.mark.worker_env({...})`` and gets a stack of its own.
+    """
 
-def _production(
-    request: pytest.FixtureRequest, data: Path, trust: Path, worker_env: dict[str, str]
-) -> tuple[RegistrySettings, VerificationQueue, list[Any], WorkerControl]:
-    """PostgreSQL, S3 over HTTP, a Redis broker, and a real worker process."""
-    cleanups: list[Any] = []
-    server_url: str = request.getfixturevalue("postgres_url")
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    name = f"e_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
+    def __init__(
+        self,
+        request: pytest.FixtureRequest,
+        data: Path,
+        trust: Path,
+        broker_db: int,
+        worker_env: dict[str, str],
+    ) -> None:
+        self.data = data
+        data.mkdir(parents=True, exist_ok=True)
+        self._cleanups: list[Callable[[], None]] = []
+        server_url: str = request.getfixturevalue("postgres_url")
+        admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+        name = f"e_{uuid.uuid4().hex[:12]}"
         with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
 
-    cleanups.append(drop)
-    db_url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    s3: S3Endpoint = request.getfixturevalue("s3_endpoint")
-    bucket = f"clawft-e2e-{uuid.uuid4().hex[:12]}"
-    redis_base: str = request.getfixturevalue("redis_url")
-    broker = f"{redis_base.rstrip('/')}/7"
-    import redis
+        def drop() -> None:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
 
-    with redis.Redis.from_url(broker) as client:
-        client.flushdb()
-    env = {
-        "CLAWFT_DATA_DIR": str(data),
-        "CLAWFT_DATABASE_URL": db_url,
-        "CLAWFT_STORAGE_BACKEND": "s3",
-        "CLAWFT_S3_ENDPOINT_URL": s3.url,
-        "CLAWFT_S3_BUCKET": bucket,
-        "CLAWFT_S3_ACCESS_KEY_ID": s3.access_key_id,
-        "CLAWFT_S3_SECRET_ACCESS_KEY": s3.secret_access_key,
-        "CLAWFT_S3_CREATE_BUCKET": "1",
-        "CLAWFT_BROKER_URL": broker,
-        "CLAWFT_RESULT_BACKEND": broker,
-        "CLAWFT_TRUST_CONFIG": str(trust),
-        "CLAWFT_VERIFIER_TRUST_CONFIG": str(trust),
-    }
-    settings = RegistrySettings.from_env(env)
-    create_blob_store(settings.storage).check()  # creates the bucket
-    db = Database(settings.database)
-    upgrade(db.engine)
-    db.dispose()
-    workers: list[subprocess.Popen[bytes]] = []
+        self._cleanups.append(drop)
+        db_url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        s3: S3Endpoint = request.getfixturevalue("s3_endpoint")
+        self.bucket = f"clawft-e2e-{uuid.uuid4().hex[:12]}"
+        redis_base: str = request.getfixturevalue("redis_url")
+        broker = f"{redis_base.rstrip('/')}/{broker_db}"
+        import redis
 
-    def start_worker() -> None:
-        log = (data.parent / f"worker-{len(workers)}.log").open("wb")
-        workers.append(
+        with redis.Redis.from_url(broker) as client:
+            client.flushdb()
+        self.env = {
+            "CLAWFT_DATA_DIR": str(data),
+            "CLAWFT_DATABASE_URL": db_url,
+            "CLAWFT_STORAGE_BACKEND": "s3",
+            "CLAWFT_S3_ENDPOINT_URL": s3.url,
+            "CLAWFT_S3_BUCKET": self.bucket,
+            "CLAWFT_S3_ACCESS_KEY_ID": s3.access_key_id,
+            "CLAWFT_S3_SECRET_ACCESS_KEY": s3.secret_access_key,
+            "CLAWFT_S3_CREATE_BUCKET": "1",
+            "CLAWFT_BROKER_URL": broker,
+            "CLAWFT_RESULT_BACKEND": broker,
+            "CLAWFT_TRUST_CONFIG": str(trust),
+            "CLAWFT_VERIFIER_TRUST_CONFIG": str(trust),
+        }
+        self.settings = RegistrySettings.from_env(self.env)
+        self.broker = broker
+        create_blob_store(self.settings.storage).check()  # creates the bucket
+        self.db = Database(self.settings.database)
+        self._cleanups.append(self.db.dispose)
+        upgrade(self.db.engine)
+        self._worker_env = worker_env
+        self._workers: list[subprocess.Popen[bytes]] = []
+        self._cleanups.append(self._stop_workers)
+        self.workers = WorkerControl(self._start_worker, self._kill_worker)
+        self._start_worker()
+
+    def _start_worker(self) -> None:
+        log = (self.data / f"worker-{len(self._workers)}.log").open("wb")
+        self._workers.append(
             subprocess.Popen(
                 [
                     str(Path(sys.executable).parent / "clawft-registry"),
@@ -166,7 +177,7 @@ def _production(
                     "--concurrency",
                     "1",
                 ],
-                env={**os.environ, **env, **worker_env},
+                env={**os.environ, **self.env, **self._worker_env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -174,14 +185,14 @@ def _production(
         )
         log.close()
 
-    def kill_worker() -> None:
+    def _kill_worker(self) -> None:
         """SIGKILL the newest worker with everything it started (its process group)."""
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(workers[-1].pid, signal.SIGKILL)
-        workers[-1].wait()
+            os.killpg(self._workers[-1].pid, signal.SIGKILL)
+        self._workers[-1].wait()
 
-    def stop_worker() -> None:
-        for worker in workers:
+    def _stop_workers(self) -> None:
+        for worker in self._workers:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(worker.pid, signal.SIGTERM)
             try:
@@ -190,90 +201,120 @@ def _production(
                 os.killpg(worker.pid, signal.SIGKILL)
                 worker.wait()
 
-    start_worker()
-    cleanups.append(stop_worker)
-    return settings, CeleryQueue(broker), cleanups, WorkerControl(start_worker, kill_worker)
+    def reset(self) -> None:
+        """Empty every table and the bucket: the next test starts from a fresh registry."""
+        tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+        with self.db.engine.begin() as connection:
+            connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        blobs = create_blob_store(self.settings.storage)
+        for digest in list(blobs.iter_digests()):
+            blobs.delete(digest)
+
+    def close(self) -> None:
+        for cleanup in reversed(self._cleanups):
+            cleanup()
 
 
-# Extra worker settings for tests that need them (by test function name).
-WORKER_ENV: dict[str, dict[str, str]] = {
-    "test_worker_killed_mid_verification_ends_with_one_verdict": {
-        "CLAWFT_VERIFIER_WALL_SECONDS": "10",
-        "CLAWFT_TASK_SOFT_TIME_LIMIT_S": "11",
-        "CLAWFT_TASK_TIME_LIMIT_S": "12",
-        "CLAWFT_BROKER_VISIBILITY_TIMEOUT_S": "14",
-        "CLAWFT_BROKER_RESTORE_INTERVAL_S": "1",
-        "CLAWFT_TASK_RETRY_BACKOFF_S": "1",
-        "CLAWFT_TASK_RETRY_BACKOFF_MAX_S": "2",
-    },
-}
+@pytest.fixture(scope="session")
+def production_stack(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    dev_authority: RunningAuthority,
+) -> Iterator[ProductionStack]:
+    """The production stack the session's production-mode registry tests share."""
+    stack = ProductionStack(
+        request,
+        tmp_path_factory.mktemp("production-registry"),
+        dev_authority.trust_config_path,
+        broker_db=7,
+        worker_env={},
+    )
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+def _embedded(data: Path) -> tuple[RegistrySettings, VerificationQueue]:
+    settings = RegistrySettings(
+        data_dir=data,
+        database=DatabaseSettings(url=f"sqlite:///{data / 'registry.sqlite3'}"),
+        storage=StorageSettings(backend="local", local=LocalStoreSettings(root=data / "blobs")),
+    )
+    db = Database(settings.database)
+    upgrade(db.engine)
+    db.dispose()
+    return settings, InMemoryQueue()
+
+
+def _serve(app: Any, cleanups: list[Callable[[], None]]) -> str:
+    """Serve ``app`` with uvicorn on a free loopback port, in a thread; return its URL."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+
+    def stop_server() -> None:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    cleanups.append(stop_server)
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the registry did not start")
+        time.sleep(0.02)
+    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(params=["embedded", "production"])
 def registry(
     request: pytest.FixtureRequest, tmp_path: Path, dev_authority: RunningAuthority
 ) -> Iterator[Registry]:
-    data = tmp_path / "registry-data"
-    data.mkdir()
+    """The registry over HTTP: ``embedded`` (SQLite, local blobs, jobs run in the test), or
+    ``production`` (see :class:`ProductionStack`)."""
     trust = dev_authority.trust_config_path
-    cleanups: list[Any] = []
+    cleanups: list[Callable[[], None]] = []
     try:
+        workers: WorkerControl | None = None
         if request.param == "embedded":
-            settings, queue, cleanups = _embedded(data)
-            workers = None
+            data = tmp_path / "registry-data"
+            data.mkdir()
+            settings, queue = _embedded(data)
         else:
-            worker_env = WORKER_ENV.get(request.node.originalname, {})
-            settings, queue, cleanups, workers = _production(request, data, trust, worker_env)
+            marker = request.node.get_closest_marker("worker_env")
+            if marker is None:
+                stack: ProductionStack = request.getfixturevalue("production_stack")
+            else:
+                stack = ProductionStack(
+                    request,
+                    tmp_path / "registry-data",
+                    trust,
+                    broker_db=8,
+                    worker_env=marker.args[0],
+                )
+                cleanups.append(stack.close)
+            cleanups.append(stack.reset)
+            data, settings, queue = stack.data, stack.settings, CeleryQueue(stack.broker)
+            workers = stack.workers
         settings = replace(
             settings, trust_config=trust, verifier=VerifierSettings(trust_config=trust)
         )
-        db = Database(settings.database)
-        upgrade(db.engine)
-        with db.session() as session:
+        services = build_services(settings, queue=queue)
+        cleanups.append(services.db.dispose)
+        with services.db.session() as session:
             token = bootstrap_publisher(
                 session, "clawft", ["clawft"], [Signer(ALICE, dev_authority.issuer)], days=30
             ).token
-        db.dispose()
-        services = build_services(settings, queue=queue)
-        cleanups.append(services.db.dispose)
         verification = VerificationServices(
             source=RegistryUploadSource(services.db, services.blobs),
             sink=RegistryVerdictSink(services.db),
             settings=settings.verifier,
         )
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings, services=services),
-                host="127.0.0.1",
-                port=port,
-                log_level="warning",
-                lifespan="on",
-            )
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-
-        def stop_server() -> None:
-            server.should_exit = True
-            thread.join(timeout=10)
-
-        cleanups.append(stop_server)
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the registry did not start")
-            time.sleep(0.02)
-        yield Registry(
-            f"http://127.0.0.1:{port}",
-            token,
-            queue,
-            services,
-            verification,
-            data,
-            request.param,
-            workers,
-        )
+        url = _serve(create_app(settings, services=services), cleanups)
+        yield Registry(url, token, queue, services, verification, data, request.param, workers)
     finally:
         for cleanup in reversed(cleanups):
             cleanup()

@@ -139,7 +139,8 @@ def test_the_migrated_check_constraints_are_the_models(database: Database) -> No
     assert "ck_namespaces_name_pattern" in names  # the dialect's variant of the name rule
 
 
-def test_a_schema_from_a_newer_release_is_named_as_such(database: Database) -> None:
+def test_a_schema_from_a_newer_release_is_named_as_such(own_database: Database) -> None:
+    database = own_database
     with database.engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(SchemaOutOfDate, match="newer release"):
@@ -312,8 +313,10 @@ def test_an_unknown_actor_is_refused(database: Database) -> None:
     assert state(database, version_id)[0] == "pending"
 
 
-def test_a_stale_version_cannot_be_moved(database: Database) -> None:
-    """Two requests load the same pending version; the second to write loses, cleanly."""
+def test_a_stale_version_cannot_be_moved(own_database: Database) -> None:
+    """Two requests load the same pending version; the second to write loses, cleanly (two
+    connections, so a database of its own)."""
+    database = own_database
     version_id = publish(database)
     with database.session() as late:
         stale = late.get(PluginVersion, version_id)
@@ -357,7 +360,9 @@ def test_a_verdict_is_recorded_once(database: Database) -> None:
         record_verdict(session, version_id, REPORT, "maybe")
 
 
-def test_racing_workers_record_one_verdict(database: Database) -> None:
+def test_racing_workers_record_one_verdict(own_database: Database) -> None:
+    """Four connections at once (so a database of its own, committed for real)."""
+    database = own_database
     version_id = publish(database)
     move(database, version_id, "verifying", "verifier")
     workers = 4
@@ -398,8 +403,8 @@ def test_a_token_is_stored_only_as_a_hash(database: Database) -> None:
 
     with database.session() as session:
         session.add(token_row(issued.secret_hash))
-    with database.engine.connect() as connection:
-        stored = repr(connection.execute(sa.text("SELECT * FROM api_tokens")).all())
+    with database.session() as session:
+        stored = repr(session.execute(sa.text("SELECT * FROM api_tokens")).all())
     assert secret not in stored and issued.token not in stored
     with database.session() as session:
         row = session.scalar(sa.select(ApiToken).where(ApiToken.lookup_id == lookup_id))
@@ -452,3 +457,14 @@ def test_an_unreachable_database_is_reported_without_its_password(tmp_path: Path
 def test_foreign_keys_are_enforced(database: Database) -> None:
     with pytest.raises((IntegrityError, DBAPIError)), database.session() as session:
         session.add(VerificationJob(version_id="f" * 32, enqueued_at=datetime.now(UTC)))
+
+
+@pytest.mark.parametrize("turn", [1, 2])
+def test_each_test_starts_from_empty_tables(database: Database, turn: int) -> None:
+    """What one test writes is rolled back before the next (the second turn would see the
+    first's publisher otherwise)."""
+    with database.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Publisher)) == 0
+        session.add(Publisher(name=f"turn-{turn}"))
+    with database.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Publisher)) == 1

@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from client.registry import DownloadRejected, RegistryRequestFailed, pull
 from client.signing import sign_plugin
 from registry.db import PluginVersion, StatusEvent
 from registry.queue import InMemoryQueue, sweep_outbox
+from registry.storage import S3BlobStore, blob_key
 from tests.conftest import ALICE, RunningAuthority
 from tests.integration.registry.harness import Registry, publish, signed
 
@@ -234,11 +236,12 @@ def test_health_and_openapi(registry: Registry) -> None:
     assert "/api/v1/plugins" in httpx.get(f"{registry.url}/schema/openapi.json").json()["paths"]
 
 
+@pytest.mark.parametrize("registry", ["embedded"], indirect=True)
 def test_broker_down_at_publish_loses_nothing(
     registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
 ) -> None:
-    if not isinstance(registry.queue, InMemoryQueue):
-        pytest.skip("the broker-down case switches off the embedded queue; see test_serve")
+    """The embedded queue switched off (a real broker going down: see test_serve)."""
+    assert isinstance(registry.queue, InMemoryQueue)
     plugin = signed(built, "hello", dev_authority, tmp_path / "src")
     registry.queue.down = True
     with registry.client() as client:
@@ -255,19 +258,34 @@ def test_broker_down_at_publish_loses_nothing(
 def test_tampered_blob_is_refused_by_pull(
     registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
 ) -> None:
+    """A component changed in the store after its verdict (a file of the blob directory, or
+    an object of the bucket) is refused by pull, and nothing of it is installed."""
     plugin = signed(built, "hello", dev_authority, tmp_path / "src")
     with registry.client() as client:
         publish(client, plugin)
         registry.verify_queued()
         detail = client.version("clawft/hello", "0.1.0")
-    if registry.mode != "embedded":
-        pytest.skip("tampers with a file of the local blob directory")
-    blob = registry.data_dir / "blobs" / "blobs" / "sha256" / detail.component.sha256
-    assert blob.exists()
-    blob.chmod(0o644)
-    data = bytearray(blob.read_bytes())
-    data[-1] ^= 1
-    blob.write_bytes(bytes(data))
+    digest = detail.component.sha256
+    store = registry.services.blobs
+    if isinstance(store, S3BlobStore):
+        settings = store.settings
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=settings.endpoint_url,
+            region_name=settings.region,
+            aws_access_key_id=settings.access_key_id,
+            aws_secret_access_key=settings.secret_access_key,
+        )
+        key = settings.prefix + blob_key(digest)
+        data = bytearray(s3.get_object(Bucket=settings.bucket, Key=key)["Body"].read())
+        data[-1] ^= 1
+        s3.put_object(Bucket=settings.bucket, Key=key, Body=bytes(data))
+    else:
+        blob = registry.data_dir / "blobs" / "blobs" / "sha256" / digest
+        blob.chmod(0o644)
+        data = bytearray(blob.read_bytes())
+        data[-1] ^= 1
+        blob.write_bytes(bytes(data))
     with registry.client() as client, pytest.raises(DownloadRejected, match="sha256"):
         pull(client, "clawft/hello", tmp_path / "plugins", instance=dev_authority.instance)
     assert not (tmp_path / "plugins" / "clawft").exists()
@@ -301,12 +319,24 @@ def test_object_store_down_at_publish_loses_nothing(
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize("registry", ["production"], indirect=True)
+@pytest.mark.worker_env(
+    {
+        "CLAWFT_VERIFIER_WALL_SECONDS": "10",
+        "CLAWFT_TASK_SOFT_TIME_LIMIT_S": "11",
+        "CLAWFT_TASK_TIME_LIMIT_S": "12",
+        "CLAWFT_BROKER_VISIBILITY_TIMEOUT_S": "14",
+        "CLAWFT_BROKER_RESTORE_INTERVAL_S": "1",
+        "CLAWFT_TASK_RETRY_BACKOFF_S": "1",
+        "CLAWFT_TASK_RETRY_BACKOFF_MAX_S": "2",
+    }
+)
 def test_worker_killed_mid_verification_ends_with_one_verdict(
     registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
 ) -> None:
-    """Production only: a real worker process, killed while it verifies, and a new one."""
-    if registry.workers is None:
-        pytest.skip("needs a worker process to kill; the embedded queue runs jobs in the test")
+    """A real worker process, killed while it verifies, and a new one (a stack of its own,
+    with a short broker visibility timeout)."""
+    assert registry.workers is not None
     source = tmp_path / "src" / "slow"
     shutil.copytree(built["slow-loop"], source)
     manifest = source / "clawft-plugin.toml"
@@ -405,13 +435,11 @@ def test_expired_token_is_refused(registry: Registry) -> None:
     assert response.status_code == 401 and "expired" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("registry", ["production"], indirect=True)
 def test_s3_downloads_can_redirect_to_presigned_urls(
     registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
 ) -> None:
-    if registry.mode != "production":
-        pytest.skip("presigned URLs need the S3 store")
-    from registry.storage import S3BlobStore
-
+    """Presigned URLs: the S3 store of the production registry."""
     plugin = signed(built, "hello", dev_authority, tmp_path / "src")
     with registry.client() as client:
         publish(client, plugin)
