@@ -101,13 +101,14 @@ def blocked_reason(address: IPAddress, *, allowed_networks: Iterable[IPNetwork] 
     for candidate in candidates:
         if any(candidate in net for net in allowed_networks if net.version == candidate.version):
             return None
-    for candidate in candidates:
+    for candidate in candidates:  # the range that refuses it, as given or unwrapped
         table: Iterable[IPNetwork] = (
             BLOCKED_IPV4 if isinstance(candidate, ipaddress.IPv4Address) else BLOCKED_IPV6
         )
         for net in table:
             if candidate in net:
                 return f"{address} is in the reserved range {net}"
+    for candidate in candidates:
         if not candidate.is_global:
             return f"{address} is not a public address"
     return None

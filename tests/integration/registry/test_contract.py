@@ -14,10 +14,9 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
-from tests.conftest import RunningAuthority
+from tests.conftest import ROOT, RunningAuthority
 from tests.integration.registry.harness import Registry, publish, signed
 
-ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = "/schema/openapi.json"
 HTTP_METHODS = ("get", "head", "post", "put", "patch", "delete")
 

@@ -312,7 +312,10 @@ def test_a_rejected_upload_never_rewrites_the_public_plugin(
         publish(client, hostile)
         assert client.plugin("clawft/hello").description == "Greets people"  # while pending
         registry.verify_queued()
-        assert client.version("clawft/hello", "0.2.0").status == "rejected"
+        rejected = client.version("clawft/hello", "0.2.0")
+        assert rejected.status == "rejected" and rejected.report_summary is not None
+        failed = [c.name for c in rejected.report_summary.checks if not c.passed and not c.skipped]
+        assert failed == ["manifest"]
         assert client.plugin("clawft/hello").description == "Greets people"
         (found,) = client.search("hello").items
         assert (found.description, found.latest_version) == ("Greets people", "0.1.0")

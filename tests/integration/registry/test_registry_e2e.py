@@ -359,7 +359,11 @@ def test_worker_killed_mid_verification_ends_with_one_verdict(
         registry.workers.start()
         registry.verify_queued(timeout_s=120)
         detail = client.version("clawft/slow", "0.1.0")
-    assert detail.status == "rejected"
+    assert detail.status == "rejected" and detail.report_summary is not None
+    failed = [c for c in detail.report_summary.checks if not c.passed and not c.skipped]
+    assert [c.name for c in failed] == ["behaviour"], failed
+    assert "test vector 'spin' did not finish" in failed[0].reason
+    assert "ran past its timeout of 1 s" in failed[0].reason
     with registry.services.db.session() as session:
         events = session.scalars(
             sa.select(StatusEvent.to_status)

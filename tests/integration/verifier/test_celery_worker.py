@@ -310,6 +310,10 @@ def test_killed_worker_job_is_redelivered_and_recorded_once(
     assert redelivered_after >= visibility_s
     report = verdicts.report(upload_id)
     assert report is not None and report.verdict == "rejected"
+    (failed,) = [c for c in report.failures if not c.skipped]
+    assert failed.name == "behaviour"
+    assert "test vector 'spin' did not finish" in failed.reason
+    assert "ran past its timeout of 1 s" in failed.reason
 
 
 # --- the retry policy, eagerly over in-memory stores ---------------------------------------

@@ -23,7 +23,8 @@ from client.signing import (
 )
 from client.signing.statement import PREDICATE_TYPE
 from tests.conftest import ALICE, RunningAuthority
-from tests.integration.signing.conftest import MakePlugin, SignedPlugin
+from tests.integration.client.signing.conftest import SignedPlugin
+from tests.signing_fixtures import MakePlugin
 
 
 def _policy(dev: RunningAuthority, identity: str = ALICE, issuer: str | None = None) -> TrustPolicy:

@@ -17,9 +17,11 @@ import pytest
 
 from client.cli.main import main
 from tests.conftest import ALICE, RunningAuthority
-from tests.integration.signing.conftest import MakePlugin, SignedPlugin
+from tests.conftest import ASSETS as TEST_ASSETS
+from tests.integration.client.signing.conftest import SignedPlugin
+from tests.signing_fixtures import MakePlugin
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "sigstore-public"
+ASSETS = TEST_ASSETS / "sigstore-public"
 STAGING_SIGNER = [
     "--identity",
     "william@yossarian.net",

@@ -7,8 +7,6 @@ production root (also offline) must reject a bundle from another instance at the
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from client.signing import (
@@ -18,8 +16,9 @@ from client.signing import (
     TrustedPublisher,
     verify_artifact_bundle,
 )
+from tests.conftest import ASSETS as TEST_ASSETS
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "sigstore-public"
+ASSETS = TEST_ASSETS / "sigstore-public"
 SIGNER = TrustedPublisher(identity="william@yossarian.net", issuer="https://github.com/login/oauth")
 
 

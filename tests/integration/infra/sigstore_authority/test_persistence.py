@@ -20,7 +20,7 @@ from client.signing import (
 )
 from infra.sigstore_authority import AuthorityServer, SigningAuthority
 from tests.conftest import ALICE
-from tests.integration.signing.conftest import MakePlugin
+from tests.signing_fixtures import MakePlugin
 
 
 def _start(state: Path, out: Path) -> tuple[SigningAuthority, AuthorityServer, SigstoreInstance]:

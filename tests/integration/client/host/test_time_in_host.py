@@ -25,9 +25,9 @@ from client.host import (
     TimeoutExceeded,
 )
 from tests.conftest import component_of, with_manifest
-from tests.integration.host.conftest import LocalServer
-from tests.integration.host.test_hostile import still_serves
-from tests.integration.host.test_http import LOOPBACK, get
+from tests.integration.client.host.conftest import LocalServer
+from tests.integration.client.host.test_hostile import still_serves
+from tests.integration.client.host.test_http import LOOPBACK, get
 
 
 def test_a_plugin_that_sleeps_on_a_wasi_timer_is_refused_at_load(

@@ -11,7 +11,7 @@ import pytest
 
 from client.host import HostSettings, HttpPolicy, PluginError, PluginHost
 from tests.conftest import LogRecorder, component_of, with_manifest
-from tests.integration.host.conftest import LocalServer
+from tests.integration.client.host.conftest import LocalServer
 
 
 def test_hello_greets_and_logs(

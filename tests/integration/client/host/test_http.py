@@ -19,7 +19,7 @@ import pytest
 from client.host import HttpPolicy, Plugin, PluginError, PluginHost
 from client.manifest import MANIFEST_FILE_NAME, load_manifest
 from tests.conftest import component_of, with_manifest
-from tests.integration.host.conftest import LocalServer
+from tests.integration.client.host.conftest import LocalServer
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 

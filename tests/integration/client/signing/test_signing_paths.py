@@ -25,7 +25,8 @@ from client.signing import (
     verify_artifact_bundle,
 )
 from tests.conftest import ALICE, RunningAuthority
-from tests.integration.signing.conftest import MakePlugin, SignedPlugin
+from tests.integration.client.signing.conftest import SignedPlugin
+from tests.signing_fixtures import MakePlugin
 
 # -- signing ----------------------------------------------------------------------------------
 

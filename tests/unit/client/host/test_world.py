@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from client.host.world import HOST_FUNCTIONS, TOOL_FUNCTIONS, WORLD_VERSION, is_world_interface
+from tests.conftest import ROOT
 
-WIT = Path(__file__).resolve().parents[3] / "wit" / "clawft-plugin.wit"
+WIT = ROOT / "wit" / "clawft-plugin.wit"
 
 
 def _functions(interface: str) -> dict[str, str]:
