@@ -10,8 +10,9 @@ from registry.domain.plugins.downloads import DownloadCache, Servable
 def test_records_expire_and_can_be_forgotten() -> None:
     cache = DownloadCache(ttl_s=0.05)
     key = ("acme", "hello", "1.0.0", "component")
-    cache.remember(key, Servable("a" * 64, 10, "hello.wasm", yanked=False))
-    assert cache.record(key) is not None
+    record = Servable("a" * 64, 10, "hello.wasm", yanked=False)
+    cache.remember(key, record)
+    assert cache.record(key) == record
     cache.forget("acme", "hello", "1.0.0")
     assert cache.record(key) is None
     cache.remember(key, Servable("a" * 64, 10, "hello.wasm", yanked=False))
@@ -26,6 +27,6 @@ def test_blobs_are_bounded_and_least_recently_used_go_first() -> None:
     assert cache.blob("1" * 64) == b"x" * 100  # now the most recently used
     cache.keep("3" * 64, b"z" * 100)  # over 250 bytes: "2" goes
     assert cache.blob("2" * 64) is None
-    assert cache.blob("1" * 64) is not None and cache.blob("3" * 64) is not None
+    assert (cache.blob("1" * 64), cache.blob("3" * 64)) == (b"x" * 100, b"z" * 100)
     cache.keep("4" * 64, b"w" * 101)  # larger than a cacheable blob
     assert cache.blob("4" * 64) is None

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from sigstore.sign import SigningContext
+from sigstore.verify import Verifier
 
 from client.signing import SigningLimits, SigstoreInstance, TrustConfigError
 from infra.sigstore_authority import SigningAuthority
@@ -15,14 +17,14 @@ def test_local_authority_trust_config_loads(local_authority: SigningAuthority) -
     config = json.dumps(local_authority.trust_config("http://127.0.0.1:1"))
     instance = SigstoreInstance.from_trust_config(config)
     assert instance.kind == "custom"
-    assert instance.verifier() is not None
-    assert instance.signing_context() is not None
+    assert isinstance(instance.verifier(), Verifier)
+    assert isinstance(instance.signing_context(), SigningContext)
     assert instance.oidc_url() is None  # tokens come from `dev-authority token`
 
 
 def test_public_instances_load_offline() -> None:
     for instance in (SigstoreInstance.production(), SigstoreInstance.staging()):
-        assert instance.verifier(offline=True) is not None
+        assert isinstance(instance.verifier(offline=True), Verifier)
 
 
 @pytest.mark.parametrize(
