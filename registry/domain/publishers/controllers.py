@@ -9,15 +9,13 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
 from registry.auth import PRINCIPAL, token_required
-from registry.db import Publisher
 from registry.domain.publishers.schemas import NamespaceDetail, TokenCreated, TokenRequest
 from registry.domain.publishers.services import (
     Principal,
-    create_token,
+    create_token_for,
     namespace_detail,
     revoke_token,
 )
-from registry.errors import NotFound
 from registry.openapi import SECURITY, NamespaceOperation, TokenOperation, errors
 from registry.services import RegistryServices
 from registry.settings import MAX_JSON_BODY_BYTES
@@ -67,19 +65,7 @@ class TokenController(Controller):
         data: JSONBody[TokenRequest],
     ) -> TokenCreated:
         """A token for some of this token's namespaces, expiring no later than it."""
-        with services.db.session() as session:
-            publisher = session.get(Publisher, principal.publisher_id)
-            if publisher is None:
-                raise NotFound("the publisher of this token no longer exists")
-            return create_token(
-                session,
-                publisher,
-                data.namespaces,
-                days=data.expires_in_days,
-                description=data.description,
-                parent=principal,
-                limiter=services.token_limiter,
-            )
+        return create_token_for(services.db, principal, data, services.token_limiter)
 
     @delete(
         "/{token_id:str}",

@@ -9,12 +9,24 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from registry.db import ApiToken, Namespace, Plugin, Publisher, TrustedSigner
+from registry.db import ApiToken, Database, Namespace, Plugin, Publisher, TrustedSigner
 from registry.db.models import utcnow
-from registry.domain.publishers.schemas import NamespaceDetail, Signer, TokenCreated
+from registry.domain.publishers.schemas import NamespaceDetail, Signer, TokenCreated, TokenRequest
 from registry.domain.publishers.tokens import issue_token, secret_matches, split_token
 from registry.errors import Conflict, Forbidden, InvalidUpload, NotFound, Unauthorized
 from registry.ratelimit import RateLimiter, rate_limit
+
+__all__ = [
+    "NAME",
+    "Principal",
+    "authenticate",
+    "bootstrap_publisher",
+    "create_token",
+    "create_token_for",
+    "namespace_detail",
+    "revoke_token",
+    "trusted_signers",
+]
 
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
@@ -121,6 +133,25 @@ def create_token(
     session.add(row)
     session.flush()
     return TokenCreated(row.id, issued.token, row.namespaces, expires.isoformat())
+
+
+def create_token_for(
+    db: Database, principal: Principal, request: TokenRequest, limiter: RateLimiter
+) -> TokenCreated:
+    """The token a token asks for (``POST /api/v1/tokens``): see :func:`create_token`."""
+    with db.session() as session:
+        publisher = session.get(Publisher, principal.publisher_id)
+        if publisher is None:
+            raise NotFound("the publisher of this token no longer exists")
+        return create_token(
+            session,
+            publisher,
+            request.namespaces,
+            days=request.expires_in_days,
+            description=request.description,
+            parent=principal,
+            limiter=limiter,
+        )
 
 
 def revoke_token(session: Session, principal: Principal, token_id: str) -> None:

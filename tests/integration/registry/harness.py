@@ -31,7 +31,7 @@ from registry.db.migrate import upgrade
 from registry.db.settings import DatabaseSettings
 from registry.domain.publishers.schemas import Signer
 from registry.domain.publishers.services import bootstrap_publisher
-from registry.queue import CeleryQueue, InMemoryQueue, VerificationQueue
+from registry.queue import CeleryQueue, InMemoryQueue, VerificationQueue, sweep_outbox
 from registry.services import RegistryServices
 from registry.settings import RegistrySettings
 from registry.storage import create_blob_store
@@ -66,6 +66,21 @@ class Registry:
 
     def client(self, *, token: str | None = None) -> RegistryClient:
         return RegistryClient(self.url, token=token if token is not None else self.token)
+
+    @contextlib.contextmanager
+    def jobs_held(self) -> Iterator[None]:
+        """Uploads published inside wait in the outbox, as if the broker were down, and go to
+        the verifier when the block ends: a test can look at (or change) a version before any
+        worker does, although the production worker is always running."""
+        queue = self.services.queue
+        held = InMemoryQueue()
+        held.down = True
+        self.services.queue = held
+        try:
+            yield
+        finally:
+            self.services.queue = queue
+            sweep_outbox(self.services.db, queue)
 
     def verify_queued(self, timeout_s: float = 90.0) -> None:
         """Wait until every uploaded version has its verdict.

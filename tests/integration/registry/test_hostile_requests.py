@@ -119,9 +119,10 @@ def test_an_upload_whose_files_vanished_is_rejected_with_the_reason(
     ever."""
     plugin = signed(built, "hello", dev_authority, tmp_path / "src")
     with registry.client() as client:
-        publish(client, plugin)
-        pending = client.version("clawft/hello", "0.1.0")
-        registry.services.blobs.delete(pending.component.sha256)
+        with registry.jobs_held():
+            publish(client, plugin)
+            pending = client.version("clawft/hello", "0.1.0")
+            registry.services.blobs.delete(pending.component.sha256)
         registry.verify_queued()
         detail = client.version("clawft/hello", "0.1.0")
     assert detail.status == "rejected"

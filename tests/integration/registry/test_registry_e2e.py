@@ -29,16 +29,17 @@ def test_publish_verify_pull_run(
 ) -> None:
     plugin = signed(built, "hello", dev_authority, tmp_path / "src")
     with registry.client() as client:
-        publish(client, plugin)
-        pending = client.version("clawft/hello", "0.1.0")
-        assert pending.status == "pending" and pending.report_summary is None
-        with pytest.raises(RegistryRequestFailed, match="409 not_approved"):
-            client.download(
-                pending.download.component,
-                tmp_path / "x",
-                expected_sha256="0" * 64,
-                expected_size=1,
-            )
+        with registry.jobs_held():
+            publish(client, plugin)
+            pending = client.version("clawft/hello", "0.1.0")
+            assert pending.status == "pending" and pending.report_summary is None
+            with pytest.raises(RegistryRequestFailed, match="409 not_approved"):
+                client.download(
+                    pending.download.component,
+                    tmp_path / "x",
+                    expected_sha256="0" * 64,
+                    expected_size=1,
+                )
         registry.verify_queued()
         approved = client.wait_for_verdict("clawft/hello", "0.1.0", timeout_s=5)
         assert approved.status == "approved", approved.report_summary
