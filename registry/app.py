@@ -26,6 +26,7 @@ from registry.requests import RegistryRequest
 from registry.services import RegistryServices
 from registry.settings import RegistrySettings
 from registry.storage import create_blob_store
+from registry.tuf.controllers import TufController
 
 
 def build_services(
@@ -59,7 +60,13 @@ def create_app(
     """The app; ``on_shutdown`` callbacks run when the server stops gracefully."""
     built = services or build_services(settings)
     return Litestar(
-        route_handlers=[HealthController, PluginController, NamespaceController, TokenController],
+        route_handlers=[
+            HealthController,
+            PluginController,
+            NamespaceController,
+            TokenController,
+            TufController,
+        ],
         exception_handlers=error_handlers(),
         state=State({"services": built}),
         dependencies={

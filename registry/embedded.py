@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from registry.domain.publishers.services import bootstrap_publisher
 from registry.queue import sweep_outbox
 from registry.services import RegistryServices
 from registry.settings import QueueSettings, RegistrySettings
+from registry.tuf.bootstrap import ensure_embedded_repository
+from registry.tuf.tasks import REFRESH_INTERVAL_S, TufServices, register_tuf_tasks
 from registry.verification import verification_services
 
 _log = logging.getLogger("clawft.registry.serve")
@@ -99,8 +102,9 @@ def start(settings: RegistrySettings, *, with_worker: bool = True) -> Embedded:
     stoppers.append(services.db.dispose)
     if dev_signer is not None:
         _bootstrap_dev_publisher(services, data, dev_signer)
+    tuf = TufServices(services.db, ensure_embedded_repository(settings, services.db), settings.tuf)
     if with_worker:
-        stoppers.append(_start_worker(settings, services))
+        stoppers.append(_start_worker(settings, services, tuf))
     stoppers.append(_start_sweeper(services))
     return Embedded(settings, services, stoppers)
 
@@ -146,8 +150,9 @@ def _bootstrap_dev_publisher(services: RegistryServices, data: Path, signer: Sig
     _log.warning("development publisher %r created; its token is in %s", DEV_PUBLISHER, path)
 
 
-def _start_worker(settings: RegistrySettings, services: RegistryServices) -> Any:
-    """A Celery worker for clawft.verify_upload in a thread of this process (solo pool)."""
+def _start_worker(settings: RegistrySettings, services: RegistryServices, tuf: TufServices) -> Any:
+    """A Celery worker for clawft.verify_upload and the TUF tasks in a thread of this process
+    (solo pool)."""
     from celery.worker import WorkController
     from celery.worker import state as worker_state
 
@@ -161,8 +166,11 @@ def _start_worker(settings: RegistrySettings, services: RegistryServices) -> Any
         result_backend=settings.queue.result_backend or broker,
         verifier=settings.verifier,
     )
-    verification = verification_services(settings, db=services.db, blobs=services.blobs)
+    verification = verification_services(
+        settings, db=services.db, blobs=services.blobs, on_approved=services.queue.request_publish
+    )
     app = create_celery(worker_settings, services=lambda: verification)
+    register_tuf_tasks(app, lambda: tuf)
     # As Celery's own thread-hosted workers do (celery.contrib.testing.worker): parts of the
     # worker resolve tasks through the default app, which must be this one.
     app.finalize()
@@ -190,11 +198,17 @@ def _start_worker(settings: RegistrySettings, services: RegistryServices) -> Any
 
 
 def _start_sweeper(services: RegistryServices) -> Any:
-    """Re-send verification jobs that never reached the broker, every sweep interval."""
+    """Re-send verification jobs that never reached the broker, every sweep interval; and, as
+    Celery beat would, ask for the TUF refresh every refresh interval (and once at start)."""
     stop_event = threading.Event()
+    services.queue.request_refresh()
 
     def run() -> None:
+        last_refresh = time.monotonic()
         while not stop_event.wait(services.settings.queue.sweep_interval_s):
+            if time.monotonic() - last_refresh >= REFRESH_INTERVAL_S:
+                last_refresh = time.monotonic()
+                services.queue.request_refresh()
             try:
                 sent = sweep_outbox(services.db, services.queue)
                 if sent:

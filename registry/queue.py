@@ -1,4 +1,5 @@
-"""Sending verification jobs to the verifier, by the task name the verifier defines.
+"""Sending verification jobs to the verifier, by the task name the verifier defines, and
+asking for the TUF repository to be signed again.
 
 The outbox: jobs go out only after the database commit that created them (a
 :class:`~registry.db.VerificationJob` row per job, see :func:`dispatch`), so a broker that is
@@ -16,6 +17,7 @@ from celery import Celery
 
 from registry.db import Database, VerificationJob
 from registry.db.models import JobState, utcnow
+from registry.tuf.tasks import TUF_PUBLISH, TUF_REFRESH
 from verifier.tasks import VERIFY_UPLOAD
 
 _log = logging.getLogger("clawft.registry.queue")
@@ -32,6 +34,15 @@ class VerificationQueue(Protocol):
 
     def check(self) -> None:
         """Raise :class:`QueueUnavailable` when the broker is unreachable (for /readyz)."""
+        ...
+
+    def request_publish(self) -> None:
+        """Ask a worker to sign what the TUF repository lists now. Best effort: the periodic
+        refresh signs anything left over, so a broker that is down loses nothing."""
+        ...
+
+    def request_refresh(self) -> None:
+        """Ask a worker to re-sign TUF metadata near its expiry (what Celery beat sends)."""
         ...
 
 
@@ -59,6 +70,18 @@ class CeleryQueue:
                 f"the broker at {self._shown()} did not take the job: {exc}"
             ) from exc
 
+    def request_publish(self) -> None:
+        self._send_quietly(TUF_PUBLISH)
+
+    def request_refresh(self) -> None:
+        self._send_quietly(TUF_REFRESH)
+
+    def _send_quietly(self, task: str) -> None:
+        try:
+            self.app.send_task(task, retry=False)
+        except Exception as exc:  # the next refresh signs it
+            _log.warning("could not queue %s (the periodic refresh will sign it): %s", task, exc)
+
     def check(self) -> None:
         try:
             with self.app.connection_for_write() as connection:
@@ -77,6 +100,8 @@ class InMemoryQueue:
 
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self.publish_requests = 0
+        self.refresh_requests = 0
         self.down = False
         self._lock = threading.Lock()
 
@@ -89,6 +114,14 @@ class InMemoryQueue:
     def check(self) -> None:
         if self.down:
             raise QueueUnavailable("the in-memory broker is down")
+
+    def request_publish(self) -> None:
+        with self._lock:
+            self.publish_requests += 1
+
+    def request_refresh(self) -> None:
+        with self._lock:
+            self.refresh_requests += 1
 
 
 def dispatch(db: Database, queue: VerificationQueue, version_id: str) -> bool:

@@ -17,6 +17,7 @@ from client.decoding import Undecodable, loads_toml
 from registry.db.settings import DatabaseSettings
 from registry.serving import HttpTimeouts
 from registry.storage.settings import StorageSettings
+from registry.tuf.settings import TufSettings
 from verifier.settings import VerifierSettings
 
 KIB = 1024
@@ -92,6 +93,8 @@ class RegistrySettings:
     """Lifetime of API tokens unless the request says otherwise."""
     presign_downloads: bool = False
     """With an S3 store: answer downloads with a redirect to a presigned URL."""
+    tuf: TufSettings = field(default_factory=TufSettings)
+    """The TUF repository devices sync from (``CLAWFT_TUF_*``)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RegistrySettings:
@@ -126,6 +129,7 @@ class RegistrySettings:
             http=timeouts,
             trust_config=Path(trust) if trust else None,
             presign_downloads=env.get("CLAWFT_S3_PRESIGN", "") in ("1", "true", "yes"),
+            tuf=TufSettings.from_env(env),
         )
 
 

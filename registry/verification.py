@@ -8,7 +8,7 @@ down (``DatabaseUnavailable`` is one), so nothing is translated here but other d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -35,16 +35,21 @@ MAX_BLOB_BYTES = 64 * 1024 * 1024
 
 
 def verification_services(
-    settings: RegistrySettings, *, db: Database | None = None, blobs: BlobStore | None = None
+    settings: RegistrySettings,
+    *,
+    db: Database | None = None,
+    blobs: BlobStore | None = None,
+    on_approved: Callable[[], None] | None = None,
 ) -> VerificationServices:
     """What a verifier worker of this registry verifies through: its database and blob store
-    (new ones unless given: a worker process builds its own after the fork)."""
+    (new ones unless given: a worker process builds its own after the fork). ``on_approved``
+    runs after an approval is committed (the worker queues the TUF publish task there)."""
     database = db if db is not None else Database(settings.database)
     return VerificationServices(
         source=RegistryUploadSource(
             database, blobs if blobs is not None else create_blob_store(settings.storage)
         ),
-        sink=RegistryVerdictSink(database),
+        sink=RegistryVerdictSink(database, on_approved=on_approved),
         settings=settings.verifier,
     )
 
@@ -100,8 +105,9 @@ class RegistryUploadSource:
 class RegistryVerdictSink:
     """Verdicts land on the version row, once, with the lifecycle's events."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, on_approved: Callable[[], None] | None = None) -> None:
         self.db = db
+        self.on_approved = on_approved
 
     def recorded_verdict(self, upload_id: str) -> Verdict | None:
         with _database(self.db) as session:
@@ -124,6 +130,9 @@ class RegistryVerdictSink:
 
     def record(self, upload_id: str, report: VerificationReport) -> bool:
         with _database(self.db) as session:
-            return record_verdict(
+            recorded = record_verdict(
                 session, validate_upload_id(upload_id), report.to_json().decode(), report.verdict
             )
+        if recorded and report.verdict == "approved" and self.on_approved is not None:
+            self.on_approved()
+        return recorded

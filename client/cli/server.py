@@ -36,9 +36,15 @@ def register(subparsers: Any) -> None:
     serve.set_defaults(handler=run_serve)
 
     worker: argparse.ArgumentParser = subparsers.add_parser(
-        "worker", help="run a verifier worker for a registry (settings from CLAWFT_*)"
+        "worker",
+        help="run a worker for a registry: verification and TUF signing (settings from CLAWFT_*)",
     )
     worker.add_argument("--concurrency", type=int, default=2)
+    worker.add_argument(
+        "--beat",
+        action="store_true",
+        help="also schedule the periodic TUF refresh (run exactly one worker with --beat)",
+    )
     worker.set_defaults(handler=run_worker)
 
     admin: argparse.ArgumentParser = subparsers.add_parser(
@@ -123,6 +129,8 @@ def run_worker(args: argparse.Namespace) -> int:
     try:
         from registry.db import Database
         from registry.db.migrate import check_at_head
+        from registry.queue import CeleryQueue
+        from registry.tuf.tasks import lazy_tuf_services, register_tuf_tasks
         from registry.verification import verification_services
         from verifier.celery_app import WorkerSettings, create_celery
     except ImportError:
@@ -136,9 +144,17 @@ def run_worker(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return fail(str(exc), EXIT_USAGE)
 
+    broker = settings.queue.broker_url or worker_settings.broker_url
+    queue = CeleryQueue(broker, settings.queue.result_backend)
     # Built in each worker process after the fork: connections are never shared.
-    app = create_celery(worker_settings, services=lambda: verification_services(settings))
-    app.Worker(concurrency=args.concurrency, pool="prefork", loglevel="INFO").start()
+    app = create_celery(
+        worker_settings,
+        services=lambda: verification_services(settings, on_approved=queue.request_publish),
+    )
+    register_tuf_tasks(app, lazy_tuf_services(settings))
+    app.Worker(
+        concurrency=args.concurrency, pool="prefork", loglevel="INFO", beat=args.beat
+    ).start()
     return EXIT_OK
 
 

@@ -59,13 +59,13 @@ def parse_reference(reference: str) -> tuple[str, str | None]:
     """``acme/hello@1.2.0`` → (``acme/hello``, ``1.2.0``); no ``@``: the latest version."""
     name, sep, version = reference.partition("@")
     split_name(name)
-    if not _PLUGIN_NAME.match(name):
+    if not _PLUGIN_NAME.fullmatch(name):
         raise ValueError(
             f"{name!r} is not a plugin name: namespace/name, each lowercase a-z, 0-9 and -"
         )
     if sep and not version:
         raise ValueError(f"{reference!r}: give a version after @, or leave out the @")
-    if version and (len(version) > MAX_VERSION_CHARS or not _VERSION.match(version)):
+    if version and (len(version) > MAX_VERSION_CHARS or not _VERSION.fullmatch(version)):
         raise ValueError(f"{version!r} is not a semantic version such as 1.2.0")
     return name, (version or None)
 
@@ -117,7 +117,7 @@ def _check_names(detail: VersionDetail, name: str, version: str | None) -> None:
     """Refuse an answer whose names could not be this plugin's, before any path is built."""
     if detail.name != name:
         raise DownloadRejected(f"the registry answered for {detail.name[:140]!r}, not {name}")
-    if len(detail.version) > MAX_VERSION_CHARS or not _VERSION.match(detail.version):
+    if len(detail.version) > MAX_VERSION_CHARS or not _VERSION.fullmatch(detail.version):
         raise DownloadRejected(
             f"the registry named the version {detail.version[:140]!r}, which is not a "
             "semantic version: refusing it"
@@ -126,7 +126,7 @@ def _check_names(detail: VersionDetail, name: str, version: str | None) -> None:
         raise DownloadRejected(
             f"the registry answered with version {detail.version!r}, not {version}"
         )
-    if not _SAFE_FILE.match(detail.component.filename or ""):
+    if not _SAFE_FILE.fullmatch(detail.component.filename or ""):
         raise DownloadRejected(
             f"the registry named an unsafe component file {detail.component.filename!r}"
         )

@@ -10,7 +10,9 @@ Each is recorded as a :class:`StatusEvent` with its actor in the same transactio
 
 What the public sees of a plugin (its description, in search and on its page) comes from its
 latest approved version only, so it is set here, with the statuses it follows from: an upload
-the verifier rejects never rewrites it.
+the verifier rejects never rewrites it. So is what the TUF repository lists
+(:mod:`registry.db.tuf_targets`): an approval, a yank and an un-yank change the targets in the
+same transaction, and the publish task signs them afterwards.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from registry.db.models import (
     VerificationJob,
     utcnow,
 )
+from registry.db.tuf_targets import list_version
 
 ALLOWED: dict[str, frozenset[str]] = {
     "pending": frozenset({"verifying", "approved", "rejected"}),
@@ -80,6 +83,8 @@ def transition(
     _compare_and_set(session, version, current, values)
     _record_event(session, version, current, to, actor=actor, reason=reason)
     refresh_public_description(session, version.plugin_id)
+    if to in ("approved", "yanked"):
+        list_version(session, version)
 
 
 def record_verdict(
@@ -112,6 +117,7 @@ def record_verdict(
                 job.state = "done"
             if verdict == "approved":
                 refresh_public_description(session, version.plugin_id)
+                list_version(session, version)
             return True
         session.refresh(version)
     return False

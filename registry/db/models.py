@@ -29,6 +29,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -396,3 +397,60 @@ class VerificationJob(Base):
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
     enqueued_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class TufMetadata(Base):
+    """Every version of every role of the registry's TUF repository (root, targets, snapshot,
+    timestamp and the hash bins), exactly as signed: served byte for byte, never rewritten."""
+
+    __tablename__ = "tuf_metadata"
+    __table_args__ = (CheckConstraint("version >= 1", name="version"),)
+
+    role: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TufTarget(Base):
+    """A file devices fetch through TUF: its path, the role that lists it (a hash bin, or
+    ``targets`` for the signer policies the offline key signs), its length, sha256 and the
+    custom metadata devices read. Plugin files are served from the blob store by digest; the
+    documents the registry writes itself (indexes, policies) are kept here in ``content``.
+
+    ``dirty`` marks rows changed since their bin was last signed (``bin`` is null until the
+    first signing puts the path in its bin); ``removed`` rows leave their bin at its next
+    signing. The publish task re-signs exactly the bins of dirty rows.
+    """
+
+    __tablename__ = "tuf_targets"
+    __table_args__ = (
+        CheckConstraint("length >= 0", name="length"),
+        CheckConstraint("length(sha256) = 64", name="sha256"),
+        Index("ix_tuf_targets_dirty_bin", "dirty", "bin"),
+    )
+
+    path: Mapped[str] = mapped_column(String(512), primary_key=True)
+    bin: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    length: Mapped[int] = mapped_column()
+    sha256: Mapped[str] = mapped_column(String(64))
+    custom: Mapped[dict[str, Any]] = mapped_column()
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    dirty: Mapped[bool] = mapped_column(default=True)
+    removed: Mapped[bool] = mapped_column(default=False)
+    revision: Mapped[int] = mapped_column(default=1)
+    """Bumped by every change: the publish task marks a row clean only at the revision it
+    signed, so a change that lands while it signs waits for the next run."""
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TufPublishLock(Base):
+    """One row; whoever signs the repository's metadata updates it first, so one publisher
+    signs at a time (a row lock on PostgreSQL, the write lock on SQLite)."""
+
+    __tablename__ = "tuf_publish_lock"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    publishes: Mapped[int] = mapped_column(default=0)

@@ -229,6 +229,7 @@ class PluginController(Controller):
         return yanking.set_yanked(
             services.db,
             services.downloads,
+            services.queue,
             principal,
             namespace,
             name,
@@ -259,6 +260,7 @@ class PluginController(Controller):
         return yanking.set_yanked(
             services.db,
             services.downloads,
+            services.queue,
             principal,
             namespace,
             name,

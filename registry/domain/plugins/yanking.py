@@ -11,6 +11,7 @@ from registry.domain.plugins.downloads import DownloadCache
 from registry.domain.plugins.versions import require_version, to_detail
 from registry.domain.publishers.services import Principal
 from registry.errors import Conflict
+from registry.queue import VerificationQueue
 
 __all__ = ["set_yanked"]
 
@@ -20,6 +21,7 @@ MAX_REASON_CHARS = 500
 def set_yanked(
     db: Database,
     downloads: DownloadCache,
+    queue: VerificationQueue,
     principal: Principal,
     namespace: str,
     name: str,
@@ -44,4 +46,5 @@ def set_yanked(
         session.flush()
         detail = to_detail(row)
     downloads.forget(namespace, name, version)
+    queue.request_publish()  # the plugin's index changed: sign it
     return detail

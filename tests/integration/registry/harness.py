@@ -26,7 +26,7 @@ import uvicorn
 from client.registry import RegistryClient
 from client.signing import sign_plugin
 from registry.app import build_services, create_app
-from registry.db import Base, Database, PluginVersion
+from registry.db import Base, Database, PluginVersion, TufTarget
 from registry.db.migrate import upgrade
 from registry.db.settings import DatabaseSettings
 from registry.domain.publishers.schemas import Signer
@@ -36,6 +36,8 @@ from registry.services import RegistryServices
 from registry.settings import RegistrySettings
 from registry.storage import create_blob_store
 from registry.storage.settings import LocalStoreSettings, StorageSettings
+from registry.tuf.bootstrap import ensure_embedded_repository
+from registry.tuf.tasks import TufServices, run_publish
 from registry.verification import RegistryUploadSource, RegistryVerdictSink
 from tests.conftest import ALICE, RunningAuthority, S3Endpoint
 from verifier.settings import VerifierSettings
@@ -63,6 +65,8 @@ class Registry:
     an HTTP endpoint, a Redis broker and a real `clawft-registry worker` process)."""
     workers: WorkerControl | None
     """Start or kill `clawft-registry worker` processes (production only)."""
+    tuf: TufServices
+    """The TUF repository (created for the test, its keys under ``data_dir/tuf``)."""
 
     def client(self, *, token: str | None = None) -> RegistryClient:
         return RegistryClient(self.url, token=token if token is not None else self.token)
@@ -93,6 +97,7 @@ class Registry:
                 # As the Celery task does: these end the task (after any verdict is recorded).
                 with contextlib.suppress(UploadUnreadable, UploadNotFound):
                     run_verification(self.queue.sent.pop(0), self.verification)
+            self.settle_tuf()
             return
         deadline = time.monotonic() + timeout_s
         while True:
@@ -103,10 +108,34 @@ class Registry:
                     )
                 )
             if not waiting:
+                self.settle_tuf(timeout_s=timeout_s)
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"{waiting} version(s) still unverified after {timeout_s} s")
             time.sleep(0.2)
+
+    def settle_tuf(self, timeout_s: float = 60.0) -> None:
+        """Wait until the TUF repository has signed every change (embedded: sign them here, as
+        the publish task the registry asked for would)."""
+        if isinstance(self.queue, InMemoryQueue):
+            if self.queue.publish_requests:
+                self.queue.publish_requests = 0
+                run_publish(self.tuf)
+            return
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self.services.db.session() as session:
+                dirty = session.scalar(
+                    sa.select(sa.func.count()).where(
+                        TufTarget.dirty,
+                        sa.or_(TufTarget.bin.is_(None), TufTarget.bin != "targets"),
+                    )
+                )
+            if not dirty:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{dirty} TUF target(s) still unsigned after {timeout_s} s")
+            time.sleep(0.1)
 
 
 def _free_port() -> int:
@@ -169,6 +198,8 @@ class ProductionStack:
             "CLAWFT_RESULT_BACKEND": broker,
             "CLAWFT_TRUST_CONFIG": str(trust),
             "CLAWFT_VERIFIER_TRUST_CONFIG": str(trust),
+            # The key file the registry fixture creates (ensure_embedded_repository).
+            "CLAWFT_TUF_ONLINE_KEY_URI": f"file2:{(data / 'tuf' / 'online.pem').resolve()}",
         }
         self.settings = RegistrySettings.from_env(self.env)
         self.broker = broker
@@ -218,7 +249,11 @@ class ProductionStack:
 
     def reset(self) -> None:
         """Empty every table and the bucket: the next test starts from a fresh registry."""
-        tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+        tables = [
+            table.name
+            for table in reversed(Base.metadata.sorted_tables)
+            if table.name != "tuf_publish_lock"  # one row, kept
+        ]
         with self.db.engine.begin() as connection:
             connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
         blobs = create_blob_store(self.settings.storage)
@@ -323,13 +358,16 @@ def registry(
             token = bootstrap_publisher(
                 session, "clawft", ["clawft"], [Signer(ALICE, dev_authority.issuer)], days=30
             ).token
+        tuf = TufServices(
+            services.db, ensure_embedded_repository(settings, services.db), settings.tuf
+        )
         verification = VerificationServices(
             source=RegistryUploadSource(services.db, services.blobs),
-            sink=RegistryVerdictSink(services.db),
+            sink=RegistryVerdictSink(services.db, on_approved=queue.request_publish),
             settings=settings.verifier,
         )
         url = _serve(create_app(settings, services=services), cleanups)
-        yield Registry(url, token, queue, services, verification, data, request.param, workers)
+        yield Registry(url, token, queue, services, verification, data, request.param, workers, tuf)
     finally:
         for cleanup in reversed(cleanups):
             cleanup()

@@ -113,6 +113,8 @@ def test_schema_is_valid_openapi(registry: Registry) -> None:
         "revokeToken",
         "getHealth",
         "getReadiness",
+        "getTufMetadata",
+        "getTufTarget",
     }
 
 

@@ -233,9 +233,13 @@ def test_references(reference: str, expected: tuple[str, str | None]) -> None:
     assert parse_reference(reference) == expected
 
 
-@pytest.mark.parametrize("reference", ["hello", "acme/hello@", "a/b/c", "/hello"])
+@pytest.mark.parametrize(
+    "reference",
+    ["hello", "acme/hello@", "a/b/c", "/hello", "acme/hello\n", "acme/hello@1.2.0\n"],
+)
 def test_bad_references(reference: str) -> None:
-    with pytest.raises(ValueError, match=r"namespace/name|version after @"):
+    """A trailing newline too ("$" alone would let it through)."""
+    with pytest.raises(ValueError, match=r"namespace/name|version after @|semantic version"):
         parse_reference(reference)
 
 
