@@ -23,6 +23,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "client.cli.authority",
     "client.cli.publish",
     "client.cli.pull",
+    "client.cli.sync",
     "client.cli.browse",
     "client.cli.yank",
     "client.cli.server",

@@ -1,4 +1,6 @@
-"""Fleet sync, the device side: plugin sets installed as atomic generations, with rollback.
+"""Fleet sync, the device side: the plugins a selection asks for, trusted only through the
+registry's TUF metadata (:mod:`client.sync.repository`, :func:`sync`), installed as atomic
+generations, with rollback.
 
 ::
 
@@ -22,12 +24,33 @@ from client.sync.generations import (
     InstalledPlugin,
     Staging,
 )
+from client.sync.repository import (
+    RepositoryUntrusted,
+    RootNotPinned,
+    TrustedRepository,
+    pin_root,
+)
+from client.sync.selection import Selection, SelectionError, VersionRange, parse_selection
+from client.sync.syncer import STATE_DIR, Change, ChangeKind, SyncSummary, sync
 
 __all__ = [
     "RECORD_FILE_NAME",
+    "STATE_DIR",
+    "Change",
+    "ChangeKind",
     "GenerationError",
     "GenerationLimits",
     "Generations",
     "InstalledPlugin",
+    "RepositoryUntrusted",
+    "RootNotPinned",
+    "Selection",
+    "SelectionError",
     "Staging",
+    "SyncSummary",
+    "TrustedRepository",
+    "VersionRange",
+    "parse_selection",
+    "pin_root",
+    "sync",
 ]

@@ -387,3 +387,28 @@ def publish(client: RegistryClient, plugin: Path) -> None:
         component,
         component.with_name(component.name + ".sigstore.json"),
     )
+
+
+def variant(
+    built: dict[str, Path],
+    authority: RunningAuthority,
+    dest: Path,
+    *,
+    version: str = "0.1.0",
+    description: str | None = None,
+    extra: str = "",
+) -> Path:
+    """The hello example as another version (and description), with ``extra`` manifest text,
+    signed by the authority."""
+    plugin = dest / f"hello-{version}-{abs(hash((description, extra))) % 10**8}"
+    shutil.copytree(built["hello"], plugin)
+    manifest = plugin / "clawft-plugin.toml"
+    text = manifest.read_text(encoding="utf-8").replace(
+        'version = "0.1.0"', f'version = "{version}"'
+    )
+    if description is not None:
+        old = next(line for line in text.splitlines() if line.startswith("description = "))
+        text = text.replace(old, f"description = {description}")
+    manifest.write_text(text + extra, encoding="utf-8")
+    sign_plugin(plugin, instance=authority.instance, identity_token=authority.token())
+    return plugin

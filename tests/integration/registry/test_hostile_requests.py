@@ -5,7 +5,6 @@ to rewrite the public plugin, racing publishes, and the smaller holes. Each answ
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -18,39 +17,13 @@ import pytest
 import sqlalchemy as sa
 
 from client.registry import RegistryClient, RegistryRequestFailed
-from client.signing import sign_plugin
 from registry.db import Namespace, PluginVersion, Publisher
 from registry.domain.publishers.services import create_token
 from registry.ratelimit import RateLimiter
 from tests.conftest import RunningAuthority
-from tests.integration.registry.harness import Registry, publish, signed
+from tests.integration.registry.harness import Registry, publish, signed, variant
 
 DEEP = 5_000  # levels: past every decoder's recursion limit, inside every size limit
-
-
-def variant(
-    built: dict[str, Path],
-    authority: RunningAuthority,
-    dest: Path,
-    *,
-    version: str = "0.1.0",
-    description: str | None = None,
-    extra: str = "",
-) -> Path:
-    """The hello example as another version (and description), with ``extra`` manifest text,
-    signed by the authority."""
-    plugin = dest / f"hello-{version}-{abs(hash((description, extra))) % 10**8}"
-    shutil.copytree(built["hello"], plugin)
-    manifest = plugin / "clawft-plugin.toml"
-    text = manifest.read_text(encoding="utf-8").replace(
-        'version = "0.1.0"', f'version = "{version}"'
-    )
-    if description is not None:
-        old = next(line for line in text.splitlines() if line.startswith("description = "))
-        text = text.replace(old, f"description = {description}")
-    manifest.write_text(text + extra, encoding="utf-8")
-    sign_plugin(plugin, instance=authority.instance, identity_token=authority.token())
-    return plugin
 
 
 def auth(token: str) -> dict[str, str]:
