@@ -47,6 +47,22 @@ def register(subparsers: Any) -> None:
     )
     worker.set_defaults(handler=run_worker)
 
+    mirror: argparse.ArgumentParser = subparsers.add_parser(
+        "mirror",
+        help="write the registry's TUF repository to a directory, as static files",
+        description=(
+            "Write every root, the current timestamp, snapshot, targets and bins, and every "
+            "current target (hash-prefixed) under DIR: any web server, bucket or USB stick "
+            "can carry it, and `clawft-registry sync --from DIR` reads it. Settings from "
+            "CLAWFT_* as for `worker`."
+        ),
+    )
+    mirror.add_argument("--to", type=Path, required=True, metavar="DIR")
+    mirror.add_argument(
+        "--data-dir", type=Path, help="default: $CLAWFT_DATA_DIR or ./registry-data"
+    )
+    mirror.set_defaults(handler=run_mirror)
+
     admin: argparse.ArgumentParser = subparsers.add_parser(
         "admin", help="administer a registry: migrate its database, create publishers"
     )
@@ -155,6 +171,34 @@ def run_worker(args: argparse.Namespace) -> int:
     app.Worker(
         concurrency=args.concurrency, pool="prefork", loglevel="INFO", beat=args.beat
     ).start()
+    return EXIT_OK
+
+
+def run_mirror(args: argparse.Namespace) -> int:
+    try:
+        from registry.db import Database
+        from registry.storage import create_blob_store
+        from registry.tuf.mirror import write_mirror
+        from registry.tuf.repository import RepositoryMissing
+    except ImportError:
+        return fail(SERVER_EXTRA, EXIT_USAGE)
+    try:
+        settings = _settings(args)
+        db = Database(settings.database)
+    except ValueError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    try:
+        written = write_mirror(db, create_blob_store(settings.storage), args.to)
+    except (ValueError, RepositoryMissing) as exc:
+        return fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        return fail(f"cannot write {args.to}: {exc}")
+    finally:
+        db.dispose()
+    print(
+        f"mirrored {written.target_files} targets ({written.target_bytes:,} bytes) to {args.to}; "
+        f"{written.metadata_files} new metadata files"
+    )
     return EXIT_OK
 
 
