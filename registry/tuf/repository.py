@@ -50,6 +50,7 @@ __all__ = [
     "publish_changes",
     "refresh_expiring",
     "succinct_roles",
+    "take_publish_lock",
 ]
 
 _log = logging.getLogger("clawft.registry.tuf")
@@ -169,6 +170,20 @@ class PluginRepository(Repository):
     def lifetime(self, role: str) -> timedelta:
         return self._lifetime(role)
 
+    def now(self) -> datetime:
+        return self._now()
+
+    def check_online_key(self) -> None:
+        """Refuse to sign with an online key the current root no longer names (it was
+        rotated: this process must load the new one)."""
+        named = self.root().roles[Timestamp.type].keyids
+        if self._keys.online.public_key.keyid not in named:
+            raise SigningKeyError(
+                "the online key this process holds is not the one the repository's root names "
+                "(it was rotated): restart the workers with CLAWFT_TUF_ONLINE_KEY_URI of the "
+                "new key"
+            )
+
     def succinct(self) -> SuccinctRoles:
         """The hash-bin delegation of the top-level targets role."""
         delegations = self.targets().delegations
@@ -205,7 +220,7 @@ def create_repository(
         raise RepositoryExists("the database already holds a TUF repository")
     if keys.root is None or keys.targets is None:
         raise SigningKeyError("creating the repository needs the root and targets keys")
-    _lock(session)
+    take_publish_lock(session)
     repo = PluginRepository(session, keys, settings)
     online = keys.online.public_key
     with repo.edit_root() as root:
@@ -241,8 +256,9 @@ class Published:
 def publish_changes(session: Session, keys: RepositoryKeys, settings: TufSettings) -> Published:
     """Re-sign the bins of every changed target, then snapshot and timestamp; one publisher at
     a time (the lock is held until ``session`` commits)."""
-    _lock(session)
+    take_publish_lock(session)
     repo = PluginRepository(session, keys, settings)
+    repo.check_online_key()
     bins = _sign_dirty_bins(session, repo)
     if not bins:
         return Published()
@@ -261,8 +277,9 @@ def refresh_expiring(
 ) -> Published:
     """Publish what changed, and re-sign every online role with less than its refresh margin
     of lifetime left (Celery beat runs this; the timestamp is the one that always comes due)."""
-    _lock(session)
+    take_publish_lock(session)
     repo = PluginRepository(session, keys, settings, now=now)
+    repo.check_online_key()
     bins = _sign_dirty_bins(session, repo)
     moment = now()
     expiring = {
@@ -357,7 +374,7 @@ def _latest_expiries(session: Session) -> dict[str, datetime]:
     return {role: expires for role, expires in rows}
 
 
-def _lock(session: Session) -> None:
+def take_publish_lock(session: Session) -> None:
     """Take the publish lock for the rest of ``session``'s transaction."""
     session.execute(
         sa.update(TufPublishLock)

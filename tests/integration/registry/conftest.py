@@ -136,3 +136,4 @@ def database(migrated_database: Database) -> Iterator[RolledBackDatabase]:
 
 # The registry served over HTTP, in both shapes (the fixture lives with its helpers).
 from tests.integration.registry.harness import production_stack, registry  # noqa: E402, F401
+from tests.integration.registry.tuf_harness import attacker  # noqa: E402, F401
