@@ -82,7 +82,17 @@ def register(subparsers: Any) -> None:
         help="a trusted signer of the namespaces (repeatable)",
     )
     create.add_argument("--days", type=int, default=90, help="token lifetime")
+    create.add_argument(
+        "--targets-key",
+        metavar="FILE|URI",
+        help="sign the namespaces' signer policies into the TUF metadata now (without it, "
+        "devices refuse their plugins until `admin sign-signers`)",
+    )
     create.set_defaults(handler=run_create_publisher)
+
+    from client.cli.tuf_admin import register_actions
+
+    register_actions(actions)
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -247,4 +257,13 @@ def run_create_publisher(args: argparse.Namespace) -> int:
         f"once and expires {created.expires_at}",
         file=sys.stderr,
     )
-    return EXIT_OK
+    if args.targets_key is None:
+        print(
+            "their signer policies are not signed yet: run `clawft-registry admin sign-signers "
+            "--targets-key KEY " + " ".join(created.namespaces) + "` before devices sync them",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+    from client.cli.tuf_admin import sign_namespaces
+
+    return sign_namespaces(args, created.namespaces)

@@ -399,6 +399,24 @@ class VerificationJob(Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class SignerRequest(Base):
+    """A namespace owner's request to change who may sign its plugins
+    (``PUT /api/v1/namespaces/{ns}/signers``). Nothing changes until an admin signs it into
+    the TUF targets metadata with the offline key (``clawft-registry admin sign-signers``),
+    which also makes it the verifier's list: devices and verifier always agree."""
+
+    __tablename__ = "signer_requests"
+
+    namespace_id: Mapped[str] = mapped_column(
+        ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    signers: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    requested_by: Mapped[str] = mapped_column(String(128))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    namespace: Mapped[Namespace] = relationship()
+
+
 class TufMetadata(Base):
     """Every version of every role of the registry's TUF repository (root, targets, snapshot,
     timestamp and the hash bins), exactly as signed: served byte for byte, never rewritten."""

@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from tuf.api.metadata import TargetFile, Targets
 
 from client.sync.schemas import CUSTOM_KEY, PolicySigner, SignerPolicy, policy_path
-from registry.db import Namespace, TufTarget
+from registry.db import Namespace, SignerRequest, TrustedSigner, TufTarget
 from registry.tuf.keys import RepositoryKeys
 from registry.tuf.repository import PluginRepository
 from registry.tuf.settings import TufSettings
 
-__all__ = ["policy_targets", "sign_policies"]
+__all__ = ["policy_targets", "sign_policies", "sign_signer_requests"]
 
 
 def policy_targets(session: Session, namespaces: Iterable[str] | None = None) -> list[TargetFile]:
@@ -66,3 +66,35 @@ def sign_policies(
     repo.do_snapshot()
     repo.do_timestamp()
     return repo.latest_versions()[Targets.type]
+
+
+def sign_signer_requests(
+    session: Session,
+    keys: RepositoryKeys,
+    settings: TufSettings,
+    namespaces: Iterable[str] | None = None,
+) -> list[str]:
+    """Apply the pending signer requests (of ``namespaces``, or all of them) to the database
+    and sign every policy they change, with the offline targets key; ``namespaces`` named
+    explicitly are signed even without a request (a namespace created since). Returns the
+    namespaces signed."""
+    query = sa.select(SignerRequest).join(Namespace)
+    if namespaces is not None:
+        wanted = sorted(set(namespaces))
+        query = query.where(Namespace.name.in_(wanted))
+    else:
+        wanted = []
+    changed = set(wanted)
+    for request in session.scalars(query):
+        namespace = request.namespace
+        namespace.signers.clear()
+        session.flush()  # the old rows go before the new ones (a signer may stay)
+        namespace.signers.extend(
+            TrustedSigner(identity=s["identity"], issuer=s["issuer"]) for s in request.signers
+        )
+        changed.add(namespace.name)
+        session.delete(request)
+    session.flush()
+    if changed:
+        sign_policies(session, keys, settings, sorted(changed))
+    return sorted(changed)

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
-from registry.auth import PRINCIPAL, token_required
-from registry.domain.publishers.schemas import NamespaceDetail, TokenCreated, TokenRequest
+from registry.auth import PRINCIPAL, namespace_in_scope, token_required
+from registry.domain.publishers.schemas import (
+    NamespaceDetail,
+    SignerChange,
+    SignersRequested,
+    TokenCreated,
+    TokenRequest,
+)
 from registry.domain.publishers.services import (
     Principal,
     create_token_for,
     namespace_detail,
+    request_signers,
     revoke_token,
 )
 from registry.openapi import SECURITY, NamespaceOperation, TokenOperation, errors
@@ -40,6 +47,27 @@ class NamespaceController(Controller):
         """A namespace: its owner, its trusted signers and its plugins."""
         with services.db.session() as session:
             return namespace_detail(session, namespace)
+
+    @put(
+        "/{namespace:str}/signers",
+        sync_to_thread=True,
+        status_code=202,
+        guards=[token_required, namespace_in_scope],
+        dependencies=PRINCIPAL,
+        request_max_body_size=MAX_JSON_BODY_BYTES,
+        operation_id="requestSigners",
+        security=SECURITY,
+        responses=errors(400, 401, 403, 404, 408, 413, 415, 503),
+    )
+    def request_signers(
+        self,
+        services: NamedDependency[RegistryServices],
+        principal: NamedDependency[Principal],
+        namespace: Name,
+        data: JSONBody[SignerChange],
+    ) -> SignersRequested:
+        """Ask for new trusted signers; they apply once an admin signs them offline."""
+        return request_signers(services.db, principal, namespace, data.signers)
 
 
 class TokenController(Controller):

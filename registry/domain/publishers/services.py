@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from registry.db import ApiToken, Database, Namespace, Plugin, Publisher, TrustedSigner
+from registry.db import (
+    ApiToken,
+    Database,
+    Namespace,
+    Plugin,
+    Publisher,
+    SignerRequest,
+    TrustedSigner,
+)
 from registry.db.models import utcnow
-from registry.domain.publishers.schemas import NamespaceDetail, Signer, TokenCreated, TokenRequest
+from registry.domain.publishers.schemas import (
+    NamespaceDetail,
+    RequestedSigner,
+    Signer,
+    SignersRequested,
+    TokenCreated,
+    TokenRequest,
+)
 from registry.domain.publishers.tokens import issue_token, secret_matches, split_token
-from registry.errors import Conflict, Forbidden, InvalidUpload, NotFound, Unauthorized
+from registry.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    InvalidUpload,
+    NotFound,
+    Unauthorized,
+)
 from registry.ratelimit import RateLimiter, rate_limit
 
 __all__ = [
@@ -24,6 +47,7 @@ __all__ = [
     "create_token",
     "create_token_for",
     "namespace_detail",
+    "request_signers",
     "revoke_token",
     "trusted_signers",
 ]
@@ -216,6 +240,30 @@ def namespace_detail(session: Session, name: str) -> NamespaceDetail:
         trusted_signers=[Signer(s.identity, s.issuer) for s in namespace.signers],
         plugins=summaries(session, list(plugins)),
     )
+
+
+def request_signers(
+    db: Database, principal: Principal, namespace: str, signers: Sequence[RequestedSigner]
+) -> SignersRequested:
+    """Record an owner's wish to change a namespace's signers; an admin's offline signature
+    applies it (``clawft-registry admin sign-signers``)."""
+    principal.require_namespace(namespace)
+    unique = sorted({(s.identity, s.issuer) for s in signers})
+    for identity, issuer in unique:
+        if not identity or not issuer or len(identity) > 512 or len(issuer) > 512:
+            raise InvalidRequest("a signer is an identity and an issuer of at most 512 characters")
+        if not issuer.startswith(("https://", "http://")):
+            raise InvalidRequest(f"the issuer {issuer[:80]!r} is not an OIDC issuer URL")
+    with db.session() as session:
+        row = session.scalar(sa.select(Namespace).where(Namespace.name == namespace))
+        if row is None:
+            raise NotFound(f"no namespace {namespace}")
+        request = session.get(SignerRequest, row.id) or SignerRequest(namespace_id=row.id)
+        request.signers = [{"identity": i, "issuer": s} for i, s in unique]
+        request.requested_by = principal.actor
+        request.requested_at = utcnow()
+        session.add(request)
+    return SignersRequested(namespace, [Signer(i, s) for i, s in unique], "awaiting signature")
 
 
 def trusted_signers(session: Session, namespace: str) -> list[Signer]:

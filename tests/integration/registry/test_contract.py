@@ -115,6 +115,7 @@ def test_schema_is_valid_openapi(registry: Registry) -> None:
         "getReadiness",
         "getTufMetadata",
         "getTufTarget",
+        "requestSigners",
     }
 
 

@@ -1,5 +1,6 @@
 """The TUF repository of approved plugins: every signed version of every role's metadata, the
-target files the hash bins list, and the row a publisher locks while it signs.
+target files the hash bins list, the row a publisher locks while it signs, and the signer
+changes that wait for an admin's offline signature.
 
 Revision ID: 0003
 Revises: 0002
@@ -53,9 +54,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tuf_publish_lock")),
     )
     op.bulk_insert(lock, [{"id": 1, "publishes": 0}])
+    op.create_table(
+        "signer_requests",
+        sa.Column("namespace_id", sa.String(length=32), nullable=False),
+        sa.Column("signers", sa.JSON(), nullable=False),
+        sa.Column("requested_by", sa.String(length=128), nullable=False),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["namespace_id"],
+            ["namespaces.id"],
+            name=op.f("fk_signer_requests_namespace_id_namespaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("namespace_id", name=op.f("pk_signer_requests")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("signer_requests")
     op.drop_table("tuf_publish_lock")
     op.drop_index("ix_tuf_targets_dirty_bin", table_name="tuf_targets")
     op.drop_index(op.f("ix_tuf_targets_bin"), table_name="tuf_targets")
