@@ -7,7 +7,13 @@ from typing import Any
 
 import msgspec
 
-from client.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
+from client.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_sigstore_instance_options,
+    fail,
+)
 from client.cli.registry_options import add_registry_options, client_from
 from client.cli.terminal import shown
 from client.registry import RegistryClientError, parse_reference
@@ -30,6 +36,7 @@ def register(subparsers: Any) -> None:
     info.add_argument("reference", metavar="NAME[@VERSION]")
     info.add_argument("--json", action="store_true")
     add_registry_options(info)
+    add_sigstore_instance_options(info)
     info.set_defaults(handler=run_info)
 
 
@@ -78,8 +85,11 @@ def run_info(args: argparse.Namespace) -> int:
             detail = client.version(name, version)
         except RegistryClientError as exc:
             return fail(str(exc))
+    proof = _proof(args, detail.name, detail.version, detail.status)
     if args.json:
-        print(msgspec.json.encode(detail).decode())
+        record = msgspec.to_builtins(detail)
+        record["proof"] = proof
+        print(msgspec.json.encode(record).decode())
         return EXIT_OK
     yanked = (
         f" (yanked: {shown(detail.yanked_reason or 'no reason given')})" if detail.yanked else ""
@@ -90,4 +100,61 @@ def run_info(args: argparse.Namespace) -> int:
         for check in detail.report_summary.checks:
             mark = "skip" if check.skipped else "ok  " if check.passed else "FAIL"
             print(f"  {mark} {shown(check.name):<20} {shown(check.reason)}")
+    _print_proof(proof)
     return EXIT_OK if detail.status != "rejected" else EXIT_FAILED
+
+
+def _proof(args: argparse.Namespace, name: str, version: str, status: str) -> dict[str, Any]:
+    """The chain of proof of an approved version, checked against the pinned TUF root: who
+    signed it (Sigstore), what it may do (its signed manifest), the report that approved it
+    (by digest) and the TUF metadata versions it came from."""
+    if status not in ("approved", "yanked"):
+        return {"verified": False, "why": f"the version is {status}: nothing of it is served"}
+    from client.registry import load_client_config
+    from client.signing import SigstoreInstance
+    from client.sync import RepositoryUntrusted, RootNotPinned
+    from client.sync.fetch import PluginRefused, fetch_plugin
+    from client.sync.repository import TargetMissing, TrustedRepository
+    from client.sync.trust import trust_dir
+
+    try:
+        url = load_client_config(url=args.registry).url
+        instance = SigstoreInstance.choose(trust_config=args.trust_config, staging=args.staging)
+        repo = TrustedRepository(trust_dir(url), registry_url=url, mirror=None)
+        namespace, plugin = name.split("/")
+        index = repo.plugin_index(namespace, plugin)
+        entry = next((e for e in (index.versions if index else []) if e.version == version), None)
+        if entry is None:
+            return {"verified": False, "why": "the signed metadata does not list this version"}
+        verified = fetch_plugin(repo, name, entry, instance=instance)
+    except RootNotPinned:
+        return {
+            "verified": False,
+            "why": "no TUF root pinned for this registry: clawft-registry trust init --root FILE",
+        }
+    except (RepositoryUntrusted, PluginRefused, TargetMissing, ValueError) as exc:
+        return {"verified": False, "why": str(exc)}
+    permissions = verified.manifest.permissions
+    return {
+        "verified": True,
+        "signer": verified.signer,
+        "permissions": {
+            "network": list(permissions.network),
+            "filesystem": list(permissions.filesystem),
+            "env": list(permissions.env),
+        },
+        "report_sha256": entry.report_sha256,
+        "metadata": repo.versions(),
+    }
+
+
+def _print_proof(proof: dict[str, Any]) -> None:
+    if not proof.get("verified"):
+        print(f"  proof: not verified ({shown(str(proof.get('why', '')))})")
+        return
+    print(f"  proof: signed by {shown(str(proof['signer'] or 'nobody (unsigned)'))}")
+    for kind, entries in proof["permissions"].items():
+        print(f"    may use {kind}: {shown(', '.join(entries) or 'nothing')}")
+    print(f"    approved by the report with sha256 {shown(proof['report_sha256'])}")
+    versions = ", ".join(f"{role} {v}" for role, v in sorted(proof["metadata"].items()))
+    print(f"    through TUF metadata: {shown(versions)}")

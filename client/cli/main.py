@@ -24,6 +24,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "client.cli.publish",
     "client.cli.pull",
     "client.cli.sync",
+    "client.cli.trust",
     "client.cli.browse",
     "client.cli.yank",
     "client.cli.server",

@@ -132,11 +132,12 @@ class RegistryClient:
     def wait_for_verdict(
         self, name: str, version: str, *, timeout_s: float = 120.0, poll_s: float = 0.5
     ) -> VersionDetail:
-        """Poll until the version is approved, rejected or yanked (or the timeout passes)."""
+        """Poll until the version is rejected, or approved (or yanked) and listed in the
+        signed TUF metadata so devices can fetch it (or the timeout passes)."""
         deadline = time.monotonic() + timeout_s
         while True:
             detail = self.version(name, version)
-            if detail.status in FINAL_STATUSES:
+            if detail.status in FINAL_STATUSES and (detail.status == "rejected" or detail.listed):
                 return detail
             if time.monotonic() > deadline:
                 raise RegistryUnreachable(

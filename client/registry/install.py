@@ -1,10 +1,12 @@
-"""``pull``: download an approved plugin, prove it is what the registry recorded and what a
-trusted publisher signed, and only then move it into place atomically.
+"""``pull``: install one approved plugin version, trusted through the registry's TUF
+repository, exactly as ``sync`` installs them (:func:`client.sync.fetch.fetch_plugin`): the
+version resolved from signed metadata, every file's length and hash checked, the signature
+checked against the namespace's signer policy from the offline-signed metadata (and any signer
+pinned locally on top). A pulled plugin is protected against rollback and forged signer lists.
 
-An interrupted or tampered download leaves nothing installed: files land in a hidden
-temporary directory beside the destination, which is renamed into place as the last step.
-Every name the registry sends back (plugin name, version, file name) is checked before it is
-used in a path, so a registry cannot make ``pull`` touch anything outside ``--dest``.
+The root of trust is pinned per registry by an explicit step (``trust init`` or ``--root``),
+never fetched on first use. An interrupted or refused pull leaves nothing installed: files land
+in a hidden temporary directory beside the destination, renamed into place as the last step.
 """
 
 from __future__ import annotations
@@ -13,32 +15,15 @@ import contextlib
 import re
 import secrets
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from client.manifest import (
-    BUNDLE_SUFFIX,
-    COMPONENT_FILE_PATTERN,
-    MANIFEST_FILE_NAME,
-    PLUGIN_NAME_PATTERN,
-    SEMVER_PATTERN,
-    ManifestInvalid,
-    parse_manifest,
-)
-from client.registry.client import Progress, RegistryClient, split_name
+from client.manifest import PLUGIN_NAME_PATTERN, SEMVER_PATTERN, version_precedence
+from client.registry.client import split_name
 from client.registry.errors import DownloadRejected
-from client.registry.schemas import VersionDetail
-from client.signing import (
-    PluginFiles,
-    SignatureVerificationError,
-    SigningError,
-    SigstoreInstance,
-    TrustedPublisher,
-    TrustPolicy,
-    verify_plugin_bundle,
-)
+from client.signing import SigstoreInstance, TrustedPublisher
 
-_SAFE_FILE = re.compile(COMPONENT_FILE_PATTERN)
 _PLUGIN_NAME = re.compile(PLUGIN_NAME_PATTERN)
 _VERSION = re.compile(SEMVER_PATTERN)
 MAX_VERSION_CHARS = 128
@@ -53,6 +38,8 @@ class InstalledPlugin:
     signer: str | None
     """``identity (issuer)`` of the verified signer; None when installed unsigned."""
     yanked: bool
+    metadata: dict[str, int]
+    """The TUF metadata versions the install was proved against."""
 
 
 def parse_reference(reference: str) -> tuple[str, str | None]:
@@ -71,31 +58,74 @@ def parse_reference(reference: str) -> tuple[str, str | None]:
 
 
 def pull(
-    client: RegistryClient,
     reference: str,
     destination: Path,
     *,
+    trust: Path,
     instance: SigstoreInstance,
+    registry_url: str | None = None,
+    mirror: Path | None = None,
     allow_unsigned: bool = False,
-    progress: Progress | None = None,
+    publishers: Sequence[TrustedPublisher] = (),
 ) -> InstalledPlugin:
+    """Install ``reference`` (``NAME`` for the newest approved, non-yanked version, or
+    ``NAME@VERSION``, which may be yanked) under ``destination/<namespace>/<name>/<version>``.
+    ``trust``: the directory holding the pinned root (``trust init``)."""
+    from client.sync.fetch import PluginRefused, fetch_plugin
+    from client.sync.repository import RepositoryUntrusted, TargetMissing, TrustedRepository
+
     name, version = parse_reference(reference)
     namespace, plugin = split_name(name)
-    detail = client.version(name, version) if version else client.latest(name)
-    _check_names(detail, name, version)
-    final = destination / namespace / plugin / detail.version
-    if final.exists():
-        raise DownloadRejected(
-            f"{final} already exists; remove it to pull {name} {detail.version} again"
+    try:
+        repo = TrustedRepository(trust, registry_url=registry_url, mirror=mirror)
+        index = repo.plugin_index(namespace, plugin)
+        if index is None:
+            raise DownloadRejected(f"the registry's signed metadata lists no plugin {name}")
+        entries = {entry.version: entry for entry in index.versions}
+        if version is None:
+            listed = [v for v, e in entries.items() if not e.yanked and _VERSION.fullmatch(v)]
+            if not listed:
+                raise DownloadRejected(f"{name} has no approved version that is not yanked")
+            version = max(listed, key=version_precedence)
+        entry = entries.get(version)
+        if entry is None:
+            raise DownloadRejected(f"the registry's signed metadata lists no {name} {version}")
+        final = destination / namespace / plugin / version
+        if final.exists():
+            raise DownloadRejected(
+                f"{final} already exists; remove it to pull {name} {version} again"
+            )
+        verified = fetch_plugin(
+            repo,
+            name,
+            entry,
+            instance=instance,
+            allow_unsigned=allow_unsigned,
+            pinned=publishers,
         )
+    except (PluginRefused, TargetMissing, RepositoryUntrusted) as exc:
+        raise DownloadRejected(str(exc)) from None
+    _install(final, verified.files)
+    return InstalledPlugin(
+        name=name,
+        version=version,
+        directory=final,
+        component=final / verified.component_name,
+        signer=verified.signer,
+        yanked=entry.yanked,
+        metadata=repo.versions(),
+    )
+
+
+def _install(final: Path, files: dict[str, Path]) -> None:
+    """Copy ``files`` into a hidden directory beside ``final`` and rename it into place."""
     created = [p for p in (final.parent.parent, final.parent) if not p.exists()]
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = final.parent / f".{detail.version}.partial-{secrets.token_hex(4)}"
+    staging = final.parent / f".{final.name}.partial-{secrets.token_hex(4)}"
     staging.mkdir()
     try:
-        signer = _fetch_and_check(
-            client, detail, staging, namespace, instance, allow_unsigned, progress
-        )
+        for file_name, source in files.items():
+            shutil.copyfile(source, staging / file_name)
         staging.rename(final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -103,101 +133,3 @@ def pull(
             with contextlib.suppress(OSError):
                 directory.rmdir()
         raise
-    return InstalledPlugin(
-        name=name,
-        version=detail.version,
-        directory=final,
-        component=final / str(detail.component.filename),
-        signer=signer,
-        yanked=detail.yanked,
-    )
-
-
-def _check_names(detail: VersionDetail, name: str, version: str | None) -> None:
-    """Refuse an answer whose names could not be this plugin's, before any path is built."""
-    if detail.name != name:
-        raise DownloadRejected(f"the registry answered for {detail.name[:140]!r}, not {name}")
-    if len(detail.version) > MAX_VERSION_CHARS or not _VERSION.fullmatch(detail.version):
-        raise DownloadRejected(
-            f"the registry named the version {detail.version[:140]!r}, which is not a "
-            "semantic version: refusing it"
-        )
-    if version is not None and detail.version != version:
-        raise DownloadRejected(
-            f"the registry answered with version {detail.version!r}, not {version}"
-        )
-    if not _SAFE_FILE.fullmatch(detail.component.filename or ""):
-        raise DownloadRejected(
-            f"the registry named an unsafe component file {detail.component.filename!r}"
-        )
-
-
-def _fetch_and_check(
-    client: RegistryClient,
-    detail: VersionDetail,
-    staging: Path,
-    namespace: str,
-    instance: SigstoreInstance,
-    allow_unsigned: bool,
-    progress: Progress | None,
-) -> str | None:
-    component_name = str(detail.component.filename)
-    client.download(
-        detail.download.manifest,
-        staging / MANIFEST_FILE_NAME,
-        expected_sha256=detail.manifest.sha256,
-        expected_size=detail.manifest.size,
-    )
-    client.download(
-        detail.download.component,
-        staging / component_name,
-        expected_sha256=detail.component.sha256,
-        expected_size=detail.component.size,
-        progress=progress,
-    )
-    manifest_bytes = (staging / MANIFEST_FILE_NAME).read_bytes()
-    try:
-        manifest = parse_manifest(manifest_bytes)
-    except ManifestInvalid as exc:
-        raise DownloadRejected(f"the downloaded manifest is invalid: {exc}") from None
-    if (manifest.name, manifest.version, manifest.component) != (
-        detail.name,
-        detail.version,
-        component_name,
-    ):
-        raise DownloadRejected("the downloaded manifest does not describe the requested plugin")
-    signers = client.namespace(namespace).trusted_signers
-    if detail.bundle is None or detail.download.bundle is None:
-        if signers or not allow_unsigned:
-            raise DownloadRejected(
-                f"{detail.name} {detail.version} has no signature bundle; pass --allow-unsigned "
-                "only for a registry you trust without signatures"
-            )
-        return None
-    bundle_path = staging / f"{component_name}{BUNDLE_SUFFIX}"
-    client.download(
-        detail.download.bundle,
-        bundle_path,
-        expected_sha256=detail.bundle.sha256,
-        expected_size=detail.bundle.size,
-    )
-    if not signers:
-        if allow_unsigned:
-            return None
-        raise DownloadRejected(
-            f"namespace {namespace} lists no trusted signers, so the signature cannot be checked; "
-            "pass --allow-unsigned only for a registry you trust without signatures"
-        )
-    publishers = [TrustedPublisher(identity=s.identity, issuer=s.issuer) for s in signers]
-    try:
-        verified = verify_plugin_bundle(
-            bundle_path.read_bytes(),
-            PluginFiles.from_bytes(
-                manifest=manifest_bytes, component=(staging / component_name).read_bytes()
-            ),
-            policy=TrustPolicy({namespace: publishers}),
-            verifier=instance.verifier(offline=True),
-        )
-    except (SignatureVerificationError, SigningError) as exc:
-        raise DownloadRejected(f"the signature does not verify: {exc}") from None
-    return f"{verified.signer.identity} ({verified.signer.issuer})"

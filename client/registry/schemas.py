@@ -59,6 +59,9 @@ class VersionDetail(msgspec.Struct, frozen=True):
     verdict_at: str | None = None
     bundle: FileRecord | None = None
     report_summary: ReportSummary | None = None
+    listed: bool = False
+    """The registry's signed TUF metadata shows this version as it is now: devices can
+    ``sync`` and ``pull`` it (an approval is signed moments after the verdict)."""
 
 
 class VersionSummary(msgspec.Struct, frozen=True):

@@ -12,33 +12,18 @@ and is reported; the others go ahead.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from client.host import PluginHost
-from client.host.errors import HostError
-from client.manifest import (
-    BUNDLE_SUFFIX,
-    MANIFEST_FILE_NAME,
-    ManifestInvalid,
-    parse_manifest,
-    version_precedence,
-)
-from client.signing import (
-    PluginFiles,
-    SignatureVerificationError,
-    SigningError,
-    SigstoreInstance,
-    TrustedPublisher,
-    TrustPolicy,
-    verify_plugin_bundle,
-)
+from client.manifest import version_precedence
+from client.signing import SigstoreInstance
+from client.sync.fetch import PluginRefused, fetch_plugin
 from client.sync.generations import Generations, InstalledPlugin
 from client.sync.repository import TargetMissing, TrustedRepository
-from client.sync.schemas import IndexedVersion, PluginIndex, TargetPart
+from client.sync.schemas import IndexedVersion, PluginIndex
 from client.sync.selection import Selection, newest
 
 __all__ = ["STATE_DIR", "Change", "ChangeKind", "SyncSummary", "sync"]
@@ -86,10 +71,6 @@ class SyncSummary:
         )
 
 
-class _Refused(Exception):
-    """This plugin cannot be installed; the reason says why."""
-
-
 @dataclass(frozen=True)
 class _Wanted:
     name: str
@@ -123,8 +104,16 @@ def sync(
             summary.changes.append(Change(ChangeKind.UNCHANGED, name, current.version))
             continue
         try:
-            ready[name] = _fetch(repo, want, instance, host, allow_unsigned)
-        except (_Refused, TargetMissing) as exc:
+            verified = fetch_plugin(
+                repo,
+                name,
+                want.entry,
+                instance=instance,
+                host=host,
+                allow_unsigned=allow_unsigned,
+            )
+            ready[name] = (verified.plugin, verified.files)
+        except (PluginRefused, TargetMissing) as exc:
             held.add(name)
             summary.changes.append(
                 Change(
@@ -181,9 +170,9 @@ def _resolve(
             try:
                 plugin_index = repo.plugin_index(selection.namespace, name)
                 if plugin_index is None:
-                    raise _Refused("the repository lists no such plugin")
+                    raise PluginRefused("the repository lists no such plugin")
                 entry = _choose(plugin_index, selection, installed.get(full))
-            except _Refused as exc:
+            except PluginRefused as exc:
                 _fail(summary, full, str(exc), installed.get(full))
                 if full in installed:
                     held.add(full)
@@ -205,7 +194,7 @@ def _choose(
         if newer_than_choice:
             in_range = selection.versions is None or current.version in selection.versions
             if now is None and in_range:
-                raise _Refused(
+                raise PluginRefused(
                     f"the repository no longer lists {current.version}, which is installed; "
                     f"refusing to go back to {choice or 'nothing'} (a rollback attack, or a "
                     "version removed by an admin: reinstall it explicitly if so)"
@@ -213,102 +202,11 @@ def _choose(
             if now is not None and not now.yanked and in_range:
                 return now  # keep what runs: newer than anything else allowed
     if choice is None:
-        raise _Refused(
+        raise PluginRefused(
             "no approved, non-yanked version"
             + (f" in {selection.versions.text}" if selection.versions else "")
         )
     return entries[choice]
-
-
-def _fetch(
-    repo: TrustedRepository,
-    want: _Wanted,
-    instance: SigstoreInstance,
-    host: PluginHost | None,
-    allow_unsigned: bool,
-) -> tuple[InstalledPlugin, dict[str, Path]]:
-    namespace = want.name.split("/")[0]
-    entry = want.entry
-    files: dict[TargetPart, Path] = {}
-    for part, path in entry.files.items():
-        info, custom = repo.target(path)
-        if custom is None or (custom.plugin, custom.version, custom.part) != (
-            want.name,
-            entry.version,
-            part,
-        ):
-            raise _Refused(f"{path} is not signed as the {part} of {want.name} {entry.version}")
-        files[part] = repo.download(info)
-    if TargetPart.COMPONENT not in files or TargetPart.MANIFEST not in files:
-        raise _Refused(f"{entry.version} lists no component or no manifest")
-    manifest_bytes = files[TargetPart.MANIFEST].read_bytes()
-    try:
-        manifest = parse_manifest(manifest_bytes)
-    except ManifestInvalid as exc:
-        raise _Refused(f"its manifest is invalid: {exc}") from None
-    component_name = PurePosixPath(entry.files[TargetPart.COMPONENT]).name
-    if (manifest.name, manifest.version, manifest.component) != (
-        want.name,
-        entry.version,
-        component_name,
-    ):
-        raise _Refused("its signed manifest does not describe this plugin and version")
-    component = files[TargetPart.COMPONENT].read_bytes()
-    _check_signature(repo, namespace, files, manifest_bytes, component, instance, allow_unsigned)
-    if host is not None:
-        try:
-            host.load_compiled(host.compile(component), manifest)
-        except HostError as exc:
-            raise _Refused(f"the host cannot load its component: {exc}") from None
-    named = {
-        component_name: files[TargetPart.COMPONENT],
-        MANIFEST_FILE_NAME: files[TargetPart.MANIFEST],
-    }
-    if TargetPart.BUNDLE in files:
-        named[component_name + BUNDLE_SUFFIX] = files[TargetPart.BUNDLE]
-    plugin = InstalledPlugin(
-        want.name,
-        entry.version,
-        {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in named.items()},
-    )
-    return plugin, named
-
-
-def _check_signature(
-    repo: TrustedRepository,
-    namespace: str,
-    files: dict[TargetPart, Path],
-    manifest: bytes,
-    component: bytes,
-    instance: SigstoreInstance,
-    allow_unsigned: bool,
-) -> None:
-    policy = repo.policy(namespace)
-    if policy is None:
-        raise _Refused(
-            f"the repository's offline-signed metadata has no signer policy for {namespace}: "
-            "an admin must sign one before devices install its plugins"
-        )
-    if not policy.signers:
-        if allow_unsigned:
-            return
-        raise _Refused(
-            f"namespace {namespace} lists no trusted signers, so nothing can be checked; pass "
-            "--allow-unsigned only for a registry you trust without signatures"
-        )
-    bundle = files.get(TargetPart.BUNDLE)
-    if bundle is None:
-        raise _Refused("it has no signature bundle, and its namespace requires one")
-    publishers = [TrustedPublisher(identity=s.identity, issuer=s.issuer) for s in policy.signers]
-    try:
-        verify_plugin_bundle(
-            bundle.read_bytes(),
-            PluginFiles.from_bytes(manifest=manifest, component=component),
-            policy=TrustPolicy({namespace: publishers}),
-            verifier=instance.verifier(offline=True),
-        )
-    except (SignatureVerificationError, SigningError) as exc:
-        raise _Refused(f"its signature does not verify against the signer policy: {exc}") from None
 
 
 def _fail(

@@ -29,7 +29,7 @@ from client.sync.schemas import (
 )
 from registry.db.models import DOWNLOADABLE, Namespace, Plugin, PluginVersion, TufTarget
 
-__all__ = ["TargetFileRecord", "list_version", "version_targets"]
+__all__ = ["TargetFileRecord", "is_listed", "list_version", "version_targets"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,17 @@ def version_targets(version: PluginVersion) -> list[TargetFileRecord]:
             )
         )
     return files
+
+
+def is_listed(session: Session, version: PluginVersion) -> bool:
+    """Whether the signed TUF metadata shows ``version`` as it is now: its plugin's index,
+    and (when it is downloadable) its component, signed since they last changed."""
+    plugin = version.plugin
+    paths = [plugin_index_path(plugin.namespace.name, plugin.name)]
+    if version.status in DOWNLOADABLE:
+        paths.append(version_targets(version)[0].path)
+    rows = session.scalars(select(TufTarget).where(TufTarget.path.in_(paths))).all()
+    return len(rows) == len(paths) and not any(row.dirty for row in rows)
 
 
 def list_version(session: Session, version: PluginVersion) -> None:

@@ -46,19 +46,37 @@ def cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     [
         ["search", "hello"],
         ["info", "clawft/hello"],
-        ["pull", "clawft/hello@0.1.0", "--staging"],
         ["yank", "clawft/hello@0.1.0", "--reason", "broken"],
     ],
 )
 def test_unreachable_registry_exits_1(args: list[str], tmp_path: Path) -> None:
-    result = (
-        cli(*args, "--dest", str(tmp_path / "plugins"), tmp_path=tmp_path)
-        if args[0] == "pull"
-        else cli(*args, tmp_path=tmp_path)
-    )
+    result = cli(*args, tmp_path=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "cannot reach the registry" in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "plugins").exists()
+
+
+def test_pull_without_a_pinned_root_refuses_and_says_how_to_pin_one(tmp_path: Path) -> None:
+    """Never trust on first use: no root pinned for the registry, nothing is fetched."""
+    result = cli("pull", "clawft/hello", "--dest", str(tmp_path / "plugins"), tmp_path=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "no root is pinned" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "plugins").exists()
+
+
+def test_pull_with_a_root_that_is_not_one_is_a_usage_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "root.json"
+    bogus.write_text('{"signed": {"_type": "root"}, "signatures": []}')
+    result = cli(
+        "pull",
+        "clawft/hello",
+        "--root",
+        str(bogus),
+        "--dest",
+        str(tmp_path / "p"),
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "not a self-signed TUF root" in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -113,10 +113,39 @@ def test_serve_publish_pull_run_and_restart(built: dict[str, Path], tmp_path: Pa
         assert published.returncode == 0, published.stdout + published.stderr
         assert "clawft/hello 0.1.0: approved" in published.stdout
         pulled = cli(
-            "pull", "clawft/hello", "--dest", tmp_path / "plugins", "--trust-config", trust, env=env
+            "pull",
+            "clawft/hello",
+            "--dest",
+            tmp_path / "plugins",
+            "--trust-config",
+            trust,
+            "--root",  # the root serve created: pinned explicitly, never fetched on trust
+            data / "tuf" / "1.root.json",
+            env=env,
         )
         assert pulled.returncode == 0, pulled.stderr
         assert "signed by dev@clawft.local" in pulled.stdout
+        proof = cli("info", "clawft/hello@0.1.0", "--trust-config", trust, env=env)
+        assert proof.returncode == 0, proof.stderr
+        assert "proof: signed by dev@clawft.local" in proof.stdout
+        assert "through TUF metadata: root 1" in proof.stdout
+        device = tmp_path / "device"
+        root = data / "tuf" / "1.root.json"
+        pinned = cli("sync", "init", "--root", root, "--dest", device, env=env)
+        assert pinned.returncode == 0, pinned.stderr
+        synced = cli(
+            "sync",
+            "--dest",
+            device,
+            "--select",
+            "clawft",
+            "--trust-config",
+            trust,
+            "--json",
+            env=env,
+        )
+        assert synced.returncode == 0, synced.stderr
+        assert json.loads(synced.stdout)["added"] == [{"name": "clawft/hello", "version": "0.1.0"}]
         found = cli("search", "greets", env=env)
         assert found.returncode == 0 and "clawft/hello" in found.stdout
         component = tmp_path / "plugins" / "clawft" / "hello" / "0.1.0" / "hello.wasm"

@@ -4,7 +4,7 @@ report. Each read is one or two queries; nothing here writes."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from client.manifest import version_precedence
 from client.registry.schemas import (
@@ -19,6 +19,7 @@ from client.registry.schemas import (
 )
 from registry.db import Database, Namespace, Plugin, PluginVersion
 from registry.db.models import VersionStatus
+from registry.db.tuf_targets import is_listed
 from registry.errors import NotApproved, NotFound
 from verifier.report import VerificationReport
 
@@ -84,7 +85,13 @@ def to_detail(row: PluginVersion) -> VersionDetail:
             manifest=f"{base}/manifest",
             bundle=f"{base}/bundle" if row.bundle_sha256 else None,
         ),
+        listed=_listed(row),
     )
+
+
+def _listed(row: PluginVersion) -> bool:
+    session = object_session(row)
+    return session is not None and is_listed(session, row)
 
 
 def report_summary(report_json: str | None) -> ReportSummary | None:

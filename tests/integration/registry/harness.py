@@ -23,8 +23,9 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from client.registry import RegistryClient
-from client.signing import sign_plugin
+from client.registry import InstalledPlugin, RegistryClient, pull
+from client.signing import SigstoreInstance, sign_plugin
+from client.sync import pin_root
 from registry.app import build_services, create_app
 from registry.db import Base, Database, PluginVersion, TufTarget
 from registry.db.migrate import upgrade
@@ -67,9 +68,23 @@ class Registry:
     """Start or kill `clawft-registry worker` processes (production only)."""
     tuf: TufServices
     """The TUF repository (created for the test, its keys under ``data_dir/tuf``)."""
+    client_trust: Path
+    """The trust directory of :meth:`pull`'s client: one per test (the production stack's
+    repository is created again for every test, which a client that kept its state would
+    rightly refuse as a rollback)."""
 
     def client(self, *, token: str | None = None) -> RegistryClient:
         return RegistryClient(self.url, token=token if token is not None else self.token)
+
+    def pull(
+        self, reference: str, dest: Path, *, instance: SigstoreInstance, **options: Any
+    ) -> InstalledPlugin:
+        """``pull`` as a client that pinned this registry's first root."""
+        trust = self.client_trust
+        pin_root(trust, (self.data_dir / "tuf" / "1.root.json").read_bytes())
+        return pull(
+            reference, dest, trust=trust, instance=instance, registry_url=self.url, **options
+        )
 
     @contextlib.contextmanager
     def jobs_held(self) -> Iterator[None]:
@@ -367,7 +382,18 @@ def registry(
             settings=settings.verifier,
         )
         url = _serve(create_app(settings, services=services), cleanups)
-        yield Registry(url, token, queue, services, verification, data, request.param, workers, tuf)
+        yield Registry(
+            url,
+            token,
+            queue,
+            services,
+            verification,
+            data,
+            request.param,
+            workers,
+            tuf,
+            tmp_path / "client-trust",
+        )
     finally:
         for cleanup in reversed(cleanups):
             cleanup()

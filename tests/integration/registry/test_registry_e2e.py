@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from client.host import PluginHost
-from client.registry import DownloadRejected, RegistryRequestFailed, pull
+from client.registry import DownloadRejected, RegistryRequestFailed
 from client.signing import sign_plugin
 from registry.db import PluginVersion, StatusEvent
 from registry.queue import InMemoryQueue, sweep_outbox
@@ -49,8 +49,8 @@ def test_publish_verify_pull_run(
             "behaviour",
         }
         assert [p.name for p in client.search("hello").items] == ["clawft/hello"]
-        installed = pull(
-            client, "clawft/hello", tmp_path / "plugins", instance=dev_authority.instance
+        installed = registry.pull(
+            "clawft/hello", tmp_path / "plugins", instance=dev_authority.instance
         )
     assert installed.signer == f"{ALICE} ({dev_authority.issuer})"
     host = PluginHost()
@@ -125,8 +125,9 @@ def test_yank_and_unyank(
         assert yanked.yanked and yanked.yanked_reason == "broken greeting"
         with pytest.raises(RegistryRequestFailed, match="404"):
             client.latest("clawft/hello")
-        pinned = pull(
-            client, "clawft/hello@0.1.0", tmp_path / "pinned", instance=dev_authority.instance
+        registry.settle_tuf()
+        pinned = registry.pull(
+            "clawft/hello@0.1.0", tmp_path / "pinned", instance=dev_authority.instance
         )
         assert pinned.yanked
         assert not client.unyank("clawft/hello", "0.1.0").yanked
@@ -287,8 +288,8 @@ def test_tampered_blob_is_refused_by_pull(
         data = bytearray(blob.read_bytes())
         data[-1] ^= 1
         blob.write_bytes(bytes(data))
-    with registry.client() as client, pytest.raises(DownloadRejected, match="sha256"):
-        pull(client, "clawft/hello", tmp_path / "plugins", instance=dev_authority.instance)
+    with pytest.raises(DownloadRejected, match="LengthOrHashMismatchError"):
+        registry.pull("clawft/hello", tmp_path / "plugins", instance=dev_authority.instance)
     assert not (tmp_path / "plugins" / "clawft").exists()
 
 
@@ -459,10 +460,8 @@ def test_s3_downloads_can_redirect_to_presigned_urls(
         assert response.status_code == 302
         assert response.headers["location"].startswith(store.settings.endpoint_url or "http")
         assert response.headers["clawft-digest"] == f"sha256={detail['component']['sha256']}"
-        with registry.client() as client:  # the client follows the redirect and checks the bytes
-            installed = pull(
-                client, "clawft/hello", tmp_path / "p", instance=dev_authority.instance
-            )
+        # Devices fetch through /tuf/targets (bytes, checked against the signed metadata).
+        installed = registry.pull("clawft/hello", tmp_path / "p", instance=dev_authority.instance)
         assert installed.component.exists()
     finally:
         registry.services.blobs = store
