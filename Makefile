@@ -44,6 +44,7 @@ bench: plugins
 	$(BIN)/python bench/verify_latency.py
 	$(BIN)/python bench/verify_latency.py --plugin notes
 	$(BIN)/python bench/registry_download.py
+	$(BIN)/python bench/tuf_sync.py
 
 serve: plugins
 	$(BIN)/clawft-registry serve --data-dir registry-data

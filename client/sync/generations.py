@@ -95,8 +95,8 @@ class GenerationError(Exception):
 class GenerationLimits:
     """Hard limits on what a generation holds and on what is read back from disk."""
 
-    max_record_bytes: int = 4 * 1024 * 1024  # bytes of generation.json (~1.7 MB at the maxima)
-    max_plugins: int = 512  # plugins in one generation
+    max_record_bytes: int = 16 * 1024 * 1024  # bytes of generation.json (~14 MB at the maxima)
+    max_plugins: int = 4096  # plugins in one generation (a fleet of 1,000 fits)
     max_files_per_plugin: int = 16  # files in one plugin directory (component, manifest, bundle)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from securesystemslib.signer import Signer
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from tuf.api.metadata import (
     Delegations,
     Metadata,
@@ -337,20 +338,30 @@ def _sign_dirty_bins(session: Session, repo: PluginRepository) -> list[str]:
         rows = session.scalars(sa.select(TufTarget).where(TufTarget.bin == name)).all()
         with repo.edit_targets(name) as targets:
             targets.targets = {row.path: _target_file(row) for row in rows if not row.removed}
-        for row in rows:  # clean at the revision signed; a later change stays dirty
-            if row.removed:
-                session.execute(
-                    sa.delete(TufTarget).where(
-                        TufTarget.path == row.path, TufTarget.revision == row.revision
-                    )
-                )
-            else:
-                session.execute(
-                    sa.update(TufTarget)
-                    .where(TufTarget.path == row.path, TufTarget.revision == row.revision)
-                    .values(dirty=False)
-                )
+        # Clean at the revision signed (a change made since stays dirty), one statement per
+        # kind for the whole bin: a bin of a large repository holds thousands of rows, a
+        # change only a few of them.
+        signed = [row for row in rows if row.dirty]
+        if signed:
+            parameters = [{"signed_path": r.path, "signed_revision": r.revision} for r in signed]
+            connection = session.connection()
+            connection.execute(_DELETE_SIGNED_REMOVAL, parameters)
+            connection.execute(_CLEAN_SIGNED, parameters)
+            for row in signed:
+                if row.removed:
+                    session.expunge(row)
+                else:
+                    set_committed_value(row, "dirty", False)
     return dirty
+
+
+_AT_SIGNED_REVISION = sa.and_(
+    TufTarget.path == sa.bindparam("signed_path"),
+    TufTarget.revision == sa.bindparam("signed_revision"),
+)
+# Run on the connection (Core executemany): the ORM has no bulk DELETE by parameters.
+_DELETE_SIGNED_REMOVAL = sa.delete(TufTarget).where(_AT_SIGNED_REVISION, TufTarget.removed)
+_CLEAN_SIGNED = sa.update(TufTarget).where(_AT_SIGNED_REVISION).values(dirty=False)
 
 
 def _target_file(row: TufTarget) -> TargetFile:

@@ -1,0 +1,410 @@
+"""Benchmark: fleet sync through The Update Framework, and what one approval costs to sign.
+
+Three figures, each against a baseline measured in the same run:
+
+1. **Sync of many plugins from empty** (1,000 by default) from a real ``clawft-registry serve``
+   on 127.0.0.1: the TUF metadata bytes a device fetched against the plugin bytes, and the time
+   of ``sync`` against fetching the same files with plain GETs from the same server (no TUF,
+   no checks). The plugins are in a namespace with no signers and the device does not
+   precompile, so the figure is what TUF adds, not Sigstore or the compiler.
+2. **A sync with nothing new**: HTTP requests and bytes, counted by a loopback proxy in front
+   of the registry, against the TUF minimum (the probe for a next root, and the timestamp).
+3. **Re-signing one approval** in a generated repository of 100,000 approved versions against
+   the same with 100: the roles re-signed, their bytes and the time (list the version, sign its
+   bins, the snapshot and the timestamp, commit). Also shown: what one index of everything
+   would re-sign instead (the bytes of every bin).
+
+Run: ``python bench/tuf_sync.py [--plugins 1000] [--large 100000] [--small 100]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.server
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import sqlalchemy as sa
+from securesystemslib.signer import CryptoSigner
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._plugins import build_examples
+from bench.registry_download import CLI, free_port, running
+from client.manifest import parse_manifest
+from client.signing import SigstoreInstance
+from client.sync import ChangeKind, Selection, pin_root, sync
+from client.sync.schemas import (
+    CUSTOM_KEY,
+    IndexedVersion,
+    PluginIndex,
+    TargetCustom,
+    TargetPart,
+    plugin_index_path,
+    plugin_target_path,
+)
+from registry.db import (
+    Database,
+    Namespace,
+    Plugin,
+    PluginVersion,
+    Publisher,
+    TufMetadata,
+    TufTarget,
+)
+from registry.db.migrate import upgrade
+from registry.db.models import utcnow
+from registry.db.tuf_targets import list_version
+from registry.settings import RegistrySettings
+from registry.storage.factory import create_blob_store
+from registry.tuf.bootstrap import ensure_embedded_repository
+from registry.tuf.keys import RepositoryKeys
+from registry.tuf.repository import create_repository, publish_changes, succinct_roles
+
+NAMESPACE = "fleet"
+VERSIONS_PER_PLUGIN = 10
+
+
+# -- 1 and 2: a registry of many approved plugins, and a device syncing it ----------------
+
+
+def populate(data: Path, hello: Path, count: int) -> int:
+    """Approve ``count`` plugins (distinct components: hello plus a custom section naming the
+    plugin) straight into a new registry's database and blob store, then create its TUF
+    repository as ``serve`` would; returns the bytes of the plugin files."""
+    settings = RegistrySettings.from_env({"CLAWFT_DATA_DIR": str(data)})
+    data.mkdir(parents=True)
+    db = Database(settings.database)
+    upgrade(db.engine)
+    blobs = create_blob_store(settings.storage)
+    component = (hello / "hello.wasm").read_bytes()
+    manifest_text = (hello / "clawft-plugin.toml").read_text()
+    total = 0
+    with db.session() as session:
+        publisher = Publisher(name="fleet-owner")
+        namespace = Namespace(name=NAMESPACE, owner=publisher)
+        session.add_all([publisher, namespace])
+        for n in range(count):
+            name = f"plugin-{n:05d}"
+            body = component + _custom_section(name.encode())
+            toml = manifest_text.replace('"clawft/hello"', f'"{NAMESPACE}/{name}"')
+            manifest = toml.encode()
+            for blob in (body, manifest):
+                blobs.put_bytes(blob, max_bytes=1 << 24)
+            total += len(body) + len(manifest)
+            plugin = Plugin(namespace=namespace, name=name)
+            session.add(
+                PluginVersion(
+                    plugin=plugin,
+                    version=parse_manifest(manifest).version,
+                    status="approved",
+                    verdict_at=utcnow(),
+                    component_filename="hello.wasm",
+                    component_sha256=hashlib.sha256(body).hexdigest(),
+                    component_size=len(body),
+                    manifest_sha256=hashlib.sha256(manifest).hexdigest(),
+                    manifest_size=len(manifest),
+                    manifest=msgspec.to_builtins(parse_manifest(manifest)),
+                    report="{}",
+                    published_by=publisher,
+                )
+            )
+    ensure_embedded_repository(settings, db)
+    db.dispose()
+    return total
+
+
+def _custom_section(payload: bytes) -> bytes:
+    name = b"clawft-bench"
+    content = bytes([len(name)]) + name + payload
+    return b"\x00" + _leb128(len(content)) + content
+
+
+def _leb128(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+@dataclass
+class Counted:
+    requests: list[tuple[str, int, int]]
+    """(path, status, body bytes) of every request the proxy forwarded."""
+
+    @property
+    def bytes(self) -> int:
+        return sum(size for _path, _status, size in self.requests)
+
+
+@contextmanager
+def counting_proxy(upstream: str) -> Iterator[tuple[str, Counted]]:
+    """A loopback HTTP proxy in front of ``upstream`` that records each request."""
+    counted = Counted([])
+    client = httpx.Client(base_url=upstream, timeout=30)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            response = client.get(self.path)
+            body = response.content
+            counted.requests.append((self.path, response.status_code, len(body)))
+            self.send_response(response.status_code)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", counted
+    finally:
+        server.shutdown()
+        server.server_close()
+        client.close()
+
+
+def tree_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def sync_figures(work: Path, hello: Path, count: int) -> None:
+    data = work / "registry-data"
+    plugin_bytes = populate(data, hello, count)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    serve = [str(CLI), "serve", "--data-dir", str(data), "--port", str(port)]
+    device = work / "device"
+    selection = [Selection(NAMESPACE)]
+    instance = SigstoreInstance.production()  # never used: the namespace has no signers
+    with running(serve, f"{url}/healthz", "clawft-registry serve", work / "serve.log"):
+        pin_root(device / ".tuf", (data / "tuf" / "1.root.json").read_bytes())
+        with counting_proxy(url) as (proxy, counted):
+            started = time.perf_counter()
+            summary = sync(
+                device, selection, instance=instance, registry_url=proxy, allow_unsigned=True
+            )
+            proxied_s = time.perf_counter() - started
+        added = len(summary.changes)
+        assert added == count and not summary.of(ChangeKind.FAILED), summary.changes[:3]
+        metadata = sum(size for path, _s, size in counted.requests if "/tuf/metadata/" in path)
+        targets = sum(size for path, _s, size in counted.requests if "/tuf/targets/" in path)
+        target_paths = [path for path, _s, _b in counted.requests if "/tuf/targets/" in path]
+
+        # The same sync straight to the server (no proxy), timed, into a fresh device.
+        fresh = work / "device-2"
+        pin_root(fresh / ".tuf", (data / "tuf" / "1.root.json").read_bytes())
+        started = time.perf_counter()
+        sync(fresh, selection, instance=instance, registry_url=url, allow_unsigned=True)
+        sync_s = time.perf_counter() - started
+
+        # The same files, plain GETs on one connection, written to disk: no TUF.
+        plain = work / "plain"
+        plain.mkdir()
+        started = time.perf_counter()
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for n, path in enumerate(target_paths):
+                response = client.get(path)
+                response.raise_for_status()
+                (plain / str(n)).write_bytes(response.content)
+        plain_s = time.perf_counter() - started
+
+        # Nothing new: what a device on a timer fetches.
+        with counting_proxy(url) as (proxy, idle):
+            started = time.perf_counter()
+            again = sync(
+                device, selection, instance=instance, registry_url=proxy, allow_unsigned=True
+            )
+            idle_s = time.perf_counter() - started
+        assert not again.changed
+    print(f"sync of {count:,} approved plugins from empty (TUF only: no signers, no precompile)")
+    print(
+        f"  metadata  {metadata:>12,} bytes   targets {targets:>12,} bytes "
+        f"(plugin files {plugin_bytes:,})   metadata/targets {metadata / targets:.2f}"
+    )
+    print(
+        f"  time      sync {sync_s:.2f} s   plain GETs of the same {len(target_paths):,} files "
+        f"{plain_s:.2f} s   ratio {sync_s / plain_s:.2f}x   (through the counting proxy "
+        f"{proxied_s:.2f} s)"
+    )
+    print("no-change sync (a device on a timer)")
+    for path, status, size in idle.requests:
+        print(f"  GET {path:<40} {status}  {size:>6,} bytes")
+    print(
+        f"  {len(idle.requests)} requests, {idle.bytes:,} bytes, {idle_s * 1000:.0f} ms   "
+        "(TUF minimum: 2 requests, the next-root probe and the timestamp; no target bytes)"
+    )
+
+
+# -- 3: re-signing one approval in a large repository -------------------------------------
+
+
+def resign_figures(work: Path, sizes: list[tuple[int, int]]) -> None:
+    print("re-signing one approval (list it, sign its bins, snapshot, timestamp, commit)")
+    for versions, bins in sizes:
+        bins_re_signed, re_signed, seconds, everything, setup = _one_approval(
+            work / f"resign-{versions}-{bins}", versions, bins
+        )
+        print(
+            f"  {versions:>7,} versions, {bins:>5,} bins: {len(bins_re_signed)} bins re-signed "
+            "+ snapshot + timestamp, "
+            f"{re_signed:>9,} bytes in {seconds * 1000:6.0f} ms   (one index of everything: "
+            f"{everything:,} bytes; signing the whole repository took {setup:.1f} s)"
+        )
+
+
+def _one_approval(data: Path, versions: int, bins: int) -> tuple[list[str], int, float, int, float]:
+    settings = RegistrySettings.from_env(
+        {"CLAWFT_DATA_DIR": str(data), "CLAWFT_TUF_BINS": str(bins)}
+    )
+    data.mkdir(parents=True)
+    db = Database(settings.database)
+    upgrade(db.engine)
+    keys = RepositoryKeys(
+        online=CryptoSigner.generate_ed25519(),
+        root=CryptoSigner.generate_ed25519(),
+        targets=CryptoSigner.generate_ed25519(),
+    )
+    with db.session() as session:
+        create_repository(session, keys, settings.tuf)
+        succinct = succinct_roles(session)
+        session.execute(sa.insert(TufTarget), list(_generated_targets(versions, succinct)))
+    started = time.perf_counter()
+    with db.session() as session:
+        publish_changes(session, keys, settings.tuf)
+    setup = time.perf_counter() - started
+    with db.session() as session:
+        before = set(session.execute(sa.select(TufMetadata.role, TufMetadata.version)).all())
+        publisher = Publisher(name="newcomer")
+        namespace = Namespace(name="newcomer", owner=publisher)
+        version = PluginVersion(
+            plugin=Plugin(namespace=namespace, name="weather"),
+            version="1.0.0",
+            status="approved",
+            verdict_at=utcnow(),
+            component_filename="weather.wasm",
+            component_sha256="a" * 64,
+            component_size=6000,
+            manifest_sha256="b" * 64,
+            manifest_size=300,
+            bundle_sha256="c" * 64,
+            bundle_size=4000,
+            manifest={},
+            report="{}",
+            published_by=publisher,
+        )
+        session.add_all([publisher, namespace, version])
+        session.flush()
+    started = time.perf_counter()
+    with db.session() as session:
+        version = session.get(PluginVersion, version.id)
+        assert version is not None
+        list_version(session, version)
+        published = publish_changes(session, keys, settings.tuf)
+    seconds = time.perf_counter() - started
+    with db.session() as session:
+        rows = session.execute(
+            sa.select(TufMetadata.role, TufMetadata.version, sa.func.length(TufMetadata.body))
+        ).all()
+        new = [(role, size) for role, v, size in rows if (role, v) not in before]
+        newest: dict[str, tuple[int, int]] = {}
+        for role, v, size in rows:
+            if role.startswith("bins-") and v >= newest.get(role, (0, 0))[0]:
+                newest[role] = (v, size)
+    db.dispose()
+    assert {role for role, _ in new} == {*published.bins, "snapshot", "timestamp"}, new
+    return (
+        published.bins,
+        sum(size for _, size in new),
+        seconds,
+        sum(size for _v, size in newest.values()),
+        setup,
+    )
+
+
+def _generated_targets(versions: int, bins: Any) -> Iterator[dict[str, Any]]:
+    """The target rows of ``versions`` approved versions (10 per plugin, 100 plugins per
+    namespace): component, manifest and bundle, and each plugin's index."""
+    plugins = max(1, versions // VERSIONS_PER_PLUGIN)
+    for p in range(plugins):
+        namespace, name = f"ns-{p // 100:04d}", f"plugin-{p:06d}"
+        entries = []
+        for v in range(min(VERSIONS_PER_PLUGIN, versions)):
+            number = f"1.{v}.0"
+            files = {}
+            for part, filename, length in (
+                (TargetPart.COMPONENT, f"{name}.wasm", 6000),
+                (TargetPart.MANIFEST, "clawft-plugin.toml", 300),
+                (TargetPart.BUNDLE, f"{name}.wasm.sigstore.json", 4000),
+            ):
+                path = plugin_target_path(namespace, name, number, filename)
+                files[part] = path
+                custom = TargetCustom(
+                    plugin=f"{namespace}/{name}",
+                    version=number,
+                    part=part,
+                    manifest_sha256=hashlib.sha256(f"m{p}.{v}".encode()).hexdigest(),
+                    report_sha256=hashlib.sha256(f"r{p}.{v}".encode()).hexdigest(),
+                )
+                yield _row(path, bins, length, {CUSTOM_KEY: msgspec.to_builtins(custom)})
+            entries.append(
+                IndexedVersion(version=number, yanked=False, files=files, report_sha256="0" * 64)
+            )
+        index = msgspec.json.encode(PluginIndex(plugin=f"{namespace}/{name}", versions=entries))
+        path = plugin_index_path(namespace, name)
+        yield _row(path, bins, len(index), {CUSTOM_KEY: {"document": "index"}}, index)
+
+
+def _row(
+    path: str, bins: Any, length: int, custom: dict[str, Any], content: bytes | None = None
+) -> dict[str, Any]:
+    return {
+        "path": path,
+        "bin": bins.get_role_for_target(path),
+        "length": length,
+        "sha256": hashlib.sha256(path.encode()).hexdigest(),
+        "custom": custom,
+        "content": content,
+        "dirty": True,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plugins", type=int, default=1000)
+    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=100)
+    parser.add_argument(
+        "--large-bins",
+        type=int,
+        default=4096,
+        help="also sign the large repository with this many bins (the set-up choice for it)",
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        hello = build_examples(work / "plugins")["hello"]
+        sync_figures(work, hello, args.plugins)
+        resign_figures(work, [(args.small, 256), (args.large, 256), (args.large, args.large_bins)])
+        shutil.rmtree(work / "plugins", ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
