@@ -20,19 +20,24 @@ def gzip_upper_bound(size: int) -> int:
     return size + 5 * (size // 16000 + 1) + 32
 
 
-def check_component_size(data: bytes, budget: SizeBudget) -> None:
-    """Raise when ``data`` is over budget.
+def check_raw_size(size: int, budget: SizeBudget) -> None:
+    """Checked first, so gzip never runs on more than the budget allows."""
+    if size > budget.component_bytes:
+        raise SizeBudgetExceeded("the component", size, budget.component_bytes)
 
-    The raw size is checked first, so gzip never runs on more than the budget allows; and
-    gzip does not run at all when even incompressible data of this size would fit.
-    """
-    if len(data) > budget.component_bytes:
-        raise SizeBudgetExceeded("the component", len(data), budget.component_bytes)
-    if gzip_upper_bound(len(data)) <= budget.component_gzip_bytes:
-        return
-    packed = gzipped_size(data)
-    if packed > budget.component_gzip_bytes:
-        raise SizeBudgetExceeded("the gzipped component", packed, budget.component_gzip_bytes)
+
+def check_gzipped_size(data: bytes, known: int | None, budget: SizeBudget) -> int | None:
+    """Raise when ``data`` gzipped is over budget; returns its gzipped size, or ``None`` when
+    it was not needed. ``known``: the size computed before (for the same bytes), used instead
+    of compressing again. gzip does not run at all when even incompressible data of this size
+    would fit."""
+    if known is None:
+        if gzip_upper_bound(len(data)) <= budget.component_gzip_bytes:
+            return None
+        known = gzipped_size(data)
+    if known > budget.component_gzip_bytes:
+        raise SizeBudgetExceeded("the gzipped component", known, budget.component_gzip_bytes)
+    return known
 
 
 def directory_size(directory: Path, *, stop_after: int) -> int:

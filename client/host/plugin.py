@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +26,9 @@ from wasmtime.component import Component, ExportIndex, Linker
 
 from client.decoding import Undecodable, decode_json
 from client.host.audit import AuditLog
-from client.host.budget import check_component_size, check_plugin_directory
+from client.host.budget import check_gzipped_size, check_plugin_directory, check_raw_size
 from client.host.cache import CompiledComponentCache
+from client.host.calls import ExportCall
 from client.host.engine import PluginEngine, shared_engine
 from client.host.errors import (
     ForbiddenImport,
@@ -59,6 +62,8 @@ WASM_MAGIC = b"\x00asm"
 CORE_MODULE_VERSION = b"\x01\x00\x00\x00"
 COMPONENT_VERSION = b"\x0d\x00\x01\x00"
 MAX_TOOL_NAME = 128
+MEMORY_CACHE_ENTRIES = 64
+"""Compiled components a host with a disk cache keeps in memory (the most recently loaded)."""
 
 
 def default_log_sink(plugin: str, level: int, message: str) -> None:
@@ -116,26 +121,64 @@ class PluginHost:
             if self.settings.cache_dir is not None
             else None
         )
+        self._memory: OrderedDict[str, tuple[CompiledComponent, int | None]] = OrderedDict()
+        self._memory_lock = threading.Lock()
 
     # -- compiling -----------------------------------------------------------------------
     def compile(self, data: bytes) -> CompiledComponent:
-        """Check the size budget and structure of ``data`` and compile it (or load it cached)."""
-        check_component_size(data, self.settings.size_budget)
+        """Check the size budget and structure of ``data`` and compile it, or take it from
+        the host's memory or disk cache, where the checks that depend only on the bytes were
+        answered when it was compiled (the budget is still applied to their answers)."""
+        budget = self.settings.size_budget
+        check_raw_size(len(data), budget)
         check_component_header(data)
         digest = hashlib.sha256(data).hexdigest()
-        component = self.cache.load(digest) if self.cache is not None else None
-        from_cache = component is not None
-        if component is None:
-            try:
-                component = Component(self.engine.engine, data)
-            except wasmtime.WasmtimeError as exc:
-                raise NotAComponent(
-                    f"not a valid WebAssembly component: {_first_line(exc)}"
-                ) from None
-            if self.cache is not None:
-                self.cache.store(digest, component)
-        shape = ComponentShape.of(component, self.engine.engine)
-        return CompiledComponent(component, shape, digest, len(data), from_cache)
+        remembered = self._remembered(digest)
+        if remembered is not None:
+            compiled, gzipped = remembered
+            check_gzipped_size(data, gzipped, budget)
+            return compiled
+        cached = self.cache.load(digest) if self.cache is not None else None
+        if cached is not None:
+            facts = cached.facts
+            check_gzipped_size(data, facts.gzipped_size, budget)
+            compiled = CompiledComponent(cached.component, facts.shape, digest, len(data), True)
+            self._remember(compiled, facts.gzipped_size)
+            return compiled
+        gzipped = check_gzipped_size(data, None, budget)
+        try:
+            component = Component(self.engine.engine, data)
+        except wasmtime.WasmtimeError as exc:
+            raise NotAComponent(f"not a valid WebAssembly component: {_first_line(exc)}") from None
+        if self.cache is not None:
+            facts = self.cache.store(digest, component, size=len(data), gzipped_size=gzipped)
+            shape = facts.shape
+        else:
+            shape = ComponentShape.of(component, self.engine.engine)
+        compiled = CompiledComponent(component, shape, digest, len(data), False)
+        self._remember(compiled, gzipped)
+        return compiled
+
+    def _remembered(self, digest: str) -> tuple[CompiledComponent, int | None] | None:
+        with self._memory_lock:
+            found = self._memory.get(digest)
+            if found is not None:
+                self._memory.move_to_end(digest)
+        if found is None:
+            return None
+        compiled, gzipped = found
+        return replace(compiled, from_cache=True), gzipped
+
+    def _remember(self, compiled: CompiledComponent, gzipped: int | None) -> None:
+        """Keep the newest compiled components in memory (a host with a disk cache only: one
+        that loads plugins it has seen before), so loading one again costs one hash."""
+        if self.cache is None:
+            return
+        with self._memory_lock:
+            self._memory[compiled.digest] = (compiled, gzipped)
+            self._memory.move_to_end(compiled.digest)
+            while len(self._memory) > MEMORY_CACHE_ENTRIES:
+                self._memory.popitem(last=False)
 
     # -- loading -------------------------------------------------------------------------
     def load(
@@ -261,6 +304,7 @@ class Plugin:
         self._uses_wasi = any(name.startswith("wasi:") for name in compiled.shape.imports)
         self._linker = self._build_linker()
         self._describe, self._invoke = _tool_functions(compiled)
+        self._calls = {"describe": ExportCall(), "invoke": ExportCall()}
 
     def _build_linker(self) -> Linker:
         linker = Linker(self.host.engine.engine)
@@ -282,7 +326,7 @@ class Plugin:
 
     def describe(self) -> str:
         """The plugin's JSON description of its tools."""
-        return self._call(self._describe, "describe", ()).output
+        return self._call(self._describe, "describe", "describe", ()).output
 
     def invoke(self, tool: str, input_json: str) -> str:
         """Run ``tool`` on ``input_json``; the tool's JSON output, or an error raised."""
@@ -298,10 +342,12 @@ class Plugin:
             decode_json(input_json, what="input")
         except Undecodable as exc:
             raise InvalidInput(str(exc)) from None
-        outcome = self._call(self._invoke, f"tool {tool!r}", (tool, input_json))
+        outcome = self._call(self._invoke, "invoke", f"tool {tool!r}", (tool, input_json))
         return outcome
 
-    def _call(self, index: ExportIndex, what: str, args: tuple[Any, ...]) -> CallOutcome:
+    def _call(
+        self, index: ExportIndex, export: str, what: str, args: tuple[Any, ...]
+    ) -> CallOutcome:
         engine = self.host.engine
         limits = self.limits
         store = wasmtime.Store(engine.engine)
@@ -327,7 +373,7 @@ class Plugin:
             func = instance.get_func(store, index)
             if func is None:  # the exports were checked at load: this is a wasmtime fault
                 raise HostError(f"{self.name} {what}: the loaded component lost its export")
-            result = func(store, *args)
+            result = self._calls[export](store, func, *args)
             func.post_return(store)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
             if self.sandbox.end_call():  # a host call found the call past its deadline

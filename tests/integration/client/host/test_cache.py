@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from client.host import HostSettings, PluginHost
-from client.host.cache import CompiledComponentCache, UnsafeCacheDirectory
+from client.host import HostSettings, PluginHost, SizeBudget
+from client.host import budget as budget_module
+from client.host.cache import MAGIC, CompiledComponentCache, UnsafeCacheDirectory
+from client.host.errors import SizeBudgetExceeded
 from tests.conftest import component_of
 
 
-def _entry(host: PluginHost, digest: str) -> Path:
+def _cache(host: PluginHost) -> CompiledComponentCache:
     assert host.cache is not None
-    return host.cache.directory / f"{digest}.cwasm"
+    return host.cache
 
 
 def test_second_load_comes_from_the_cache(tmp_path: Path, built: dict[str, Path]) -> None:
@@ -30,9 +34,80 @@ def test_second_load_comes_from_the_cache(tmp_path: Path, built: dict[str, Path]
     assert json.loads(plugin.invoke("greet", '{"name": "cache"}'))
 
 
+def test_the_same_host_loads_a_component_again_from_memory(
+    tmp_path: Path, built: dict[str, Path]
+) -> None:
+    host = PluginHost(HostSettings(cache_dir=tmp_path / "cache"))
+    data = component_of(built["hello"]).read_bytes()
+    first = host.compile(data)
+    _cache(host).facts_path(first.digest).unlink()  # the disk entry is not consulted again
+    again = host.compile(data)
+    assert again.from_cache and again.component is first.component
+    assert _cache(host).hits == 0
+
+
+def test_a_cached_load_compresses_nothing(
+    tmp_path: Path, built: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gzipped size is computed once, when compiling, and kept with the entry."""
+    near_budget = component_of(built["over-gzip-budget"]).read_bytes()
+    settings = HostSettings(
+        cache_dir=tmp_path / "cache", size_budget=SizeBudget(component_gzip_bytes=209_000)
+    )
+    calls: list[int] = []
+    real = budget_module.gzipped_size
+
+    def counted(data: bytes) -> int:
+        calls.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(budget_module, "gzipped_size", counted)
+    PluginHost(settings).compile(near_budget)
+    assert len(calls) == 1
+    assert PluginHost(settings).compile(near_budget).from_cache
+    assert len(calls) == 1
+
+
+def test_the_budget_still_applies_to_a_cached_component(
+    tmp_path: Path, built: dict[str, Path]
+) -> None:
+    """A component cached by a host with a larger budget is refused by one with a smaller
+    budget, from the facts kept with the entry."""
+    data = component_of(built["over-gzip-budget"]).read_bytes()
+    generous = SizeBudget(component_gzip_bytes=209_000)  # gzipped: 208,820 bytes
+    PluginHost(HostSettings(cache_dir=tmp_path / "cache", size_budget=generous)).compile(data)
+    with pytest.raises(SizeBudgetExceeded, match="gzipped"):
+        PluginHost(HostSettings(cache_dir=tmp_path / "cache")).compile(data)
+
+
+def _rewrite_facts(cache: CompiledComponentCache, digest: str, **changes: object) -> None:
+    """Facts with a valid checksum but other contents: only the fields say they are wrong."""
+    raw = cache.facts_path(digest).read_bytes()
+    facts = msgspec.json.decode(raw[len(MAGIC) + 65 :])
+    facts.update(changes)
+    body = msgspec.json.encode(facts)
+    record = MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+    cache.facts_path(digest).write_bytes(record)
+
+
 @pytest.mark.parametrize(
     "damage",
-    ["flip-payload-byte", "truncate", "empty", "wrong-magic", "foreign-key", "foreign-engine"],
+    [
+        "flip-artifact-byte",
+        "truncate-artifact",
+        "empty-artifact",
+        "missing-artifact",
+        "missing-facts",
+        "flip-facts-byte",
+        "wrong-magic",
+        "foreign-key",
+        "foreign-engine",
+        "facts-not-json",
+        "artifact-from-another-component",
+        "artifact-is-a-link",
+        "facts-is-a-directory",
+        "oversized-facts",
+    ],
 )
 def test_corrupt_or_foreign_entries_are_rebuilt(
     tmp_path: Path, built: dict[str, Path], damage: str
@@ -43,28 +118,54 @@ def test_corrupt_or_foreign_entries_are_rebuilt(
     host = PluginHost(settings)
     compiled = host.compile(hello)
     other = host.compile(notes)
-    path = _entry(host, compiled.digest)
-    blob = bytearray(path.read_bytes())
-    if damage == "flip-payload-byte":
+    cache = _cache(host)
+    artifact, facts = cache.artifact_path(compiled.digest), cache.facts_path(compiled.digest)
+    if damage == "flip-artifact-byte":
+        blob = bytearray(artifact.read_bytes())
         blob[-100] ^= 0xFF
-    elif damage == "truncate":
-        blob = blob[: len(blob) // 2]
-    elif damage == "empty":
-        blob = bytearray()
+        artifact.write_bytes(bytes(blob))
+    elif damage == "truncate-artifact":
+        artifact.write_bytes(artifact.read_bytes()[: artifact.stat().st_size // 2])
+    elif damage == "empty-artifact":
+        artifact.write_bytes(b"")
+    elif damage == "missing-artifact":
+        artifact.unlink()
+    elif damage == "missing-facts":  # a writer stopped between the two files
+        facts.unlink()
+    elif damage == "flip-facts-byte":
+        blob = bytearray(facts.read_bytes())
+        blob[-5] ^= 0x01
+        facts.write_bytes(bytes(blob))
     elif damage == "wrong-magic":
-        blob[0:4] = b"EVIL"
-    elif damage == "foreign-key":
-        # Another component's entry under this component's name.
-        blob = bytearray(_entry(host, other.digest).read_bytes())
+        facts.write_bytes(b"EVIL" + facts.read_bytes()[4:])
+    elif damage == "foreign-key":  # another component's entry under this component's name
+        facts.write_bytes(cache.facts_path(other.digest).read_bytes())
+        artifact.write_bytes(cache.artifact_path(other.digest).read_bytes())
     elif damage == "foreign-engine":
-        magic_len = len(b"CLAWFT-COMPILED-COMPONENT/1\n")
-        blob[magic_len + 64 : magic_len + 80] = b"0123456789abcdef"
-    path.write_bytes(bytes(blob))
+        _rewrite_facts(cache, compiled.digest, engine="0123456789abcdef")
+    elif damage == "facts-not-json":
+        body = b"[1, 2"
+        facts.write_bytes(MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+    elif damage == "artifact-from-another-component":
+        artifact.write_bytes(cache.artifact_path(other.digest).read_bytes())
+    elif damage == "artifact-is-a-link":
+        target = tmp_path / "elsewhere.cwasm"
+        target.write_bytes(artifact.read_bytes())
+        artifact.unlink()
+        artifact.symlink_to(target)
+    elif damage == "facts-is-a-directory":
+        facts.unlink()
+        facts.mkdir()
+    elif damage == "oversized-facts":
+        facts.write_bytes(facts.read_bytes() + b" " * (2 * 1024 * 1024))
     again = PluginHost(settings).compile(hello)
     assert not again.from_cache  # rebuilt, not trusted
     assert again.shape == compiled.shape
     rebuilt = PluginHost(settings).compile(hello)
-    assert rebuilt.from_cache  # and the rebuilt entry is good again
+    # The rebuilt entry is good again (a directory in the way cannot be replaced: then every
+    # load compiles, and says so in the log).
+    assert rebuilt.from_cache is (damage != "facts-is-a-directory")
+    assert rebuilt.shape == compiled.shape
 
 
 def test_unsafe_cache_directory_is_refused(tmp_path: Path) -> None:
