@@ -43,6 +43,7 @@ bench: plugins
 	$(BIN)/python bench/host_overhead.py
 	$(BIN)/python bench/verify_latency.py
 	$(BIN)/python bench/verify_latency.py --plugin notes
+	$(BIN)/python bench/verify_latency.py --plugin heavy
 	$(BIN)/python bench/registry_download.py
 	$(BIN)/python bench/tuf_sync.py
 

@@ -1,4 +1,4 @@
-"""Benchmark: a full `verify` of an example plugin against bare wasmtime-py doing the same work.
+"""Benchmark: a full `verify` of a plugin against bare wasmtime-py doing the same work.
 
 Baseline, in the same run: compile the component with bare wasmtime-py (default engine) and run
 its describe() and its test vectors, each in a fresh store with no-op host functions. Measured:
@@ -10,7 +10,11 @@ whose speed drifts). Target: <= 1.5x.
 A second baseline compiles with the verifier's own engine configuration (fuel metering, no
 optimiser): the ratio against it is what the checks, the isolation child and the sandbox add.
 
-Run: ``python bench/verify_latency.py [--runs N] [--plugin hello]``.
+The plugin is an example (``hello``, ``notes``, ``fetch``) or one of the benchmark's own
+(``heavy``: ~226 KiB of generated code near the size budget, built from ``bench/assets``; a
+compile of it takes about a second, so it runs 10 times unless ``--runs`` says otherwise).
+
+Run: ``python bench/verify_latency.py [--runs N] [--plugin hello|notes|fetch|heavy]``.
 """
 
 from __future__ import annotations
@@ -27,12 +31,15 @@ from wasmtime.component import Component, Linker, Variant
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._plugins import build_examples
+from bench._plugins import build_all_plugins
 from client.manifest import load_manifest
 from verifier import PluginUpload, verify_plugin
 from verifier.isolation import IsolatedAnalyser
 from verifier.isolation.child import VERIFIER_ENGINE
 from verifier.settings import VerifierSettings
+
+DEFAULT_RUNS = {"heavy": 10}
+"""Runs for plugins whose compile takes long (the rest: 40)."""
 
 
 def bare_compile_and_run(
@@ -68,11 +75,15 @@ def bare_compile_and_run(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--runs", type=int, help="runs of each (default 40; 10 for heavy)")
     parser.add_argument("--plugin", default="hello")
     args = parser.parse_args()
+    run_count = args.runs or DEFAULT_RUNS.get(args.plugin, 40)
     with tempfile.TemporaryDirectory() as tmp:
-        plugin_dir = build_examples(Path(tmp) / "plugins")[args.plugin]
+        built = build_all_plugins(Path(tmp) / "plugins")
+        if args.plugin not in built:
+            parser.error(f"unknown plugin {args.plugin!r}; one of {', '.join(sorted(built))}")
+        plugin_dir = built[args.plugin]
         manifest = load_manifest(plugin_dir / "clawft-plugin.toml")
         component_path = plugin_dir / manifest.component
         upload = PluginUpload(
@@ -93,7 +104,7 @@ def main() -> int:
                 "bare": lambda: bare_compile_and_run(upload.component, vectors),
                 "metered": lambda: bare_compile_and_run(upload.component, vectors, metered=True),
             }
-            for _ in range(args.runs):
+            for _ in range(run_count):
                 for name, run in runs.items():
                     started = time.perf_counter()
                     run()
