@@ -250,11 +250,16 @@ def parse_manifest(data: bytes, *, source: str = MANIFEST_FILE_NAME) -> PluginMa
         raise ManifestInvalid(f"{source} is not a valid plugin manifest: {exc}") from None
 
 
-def load_manifest(path: Path) -> PluginManifest:
-    """Read and parse a manifest file, bounded in size."""
+def read_manifest_bytes(path: Path) -> bytes:
+    """A manifest file's bytes, at most one byte past the limit (``parse_manifest`` refuses
+    that)."""
     try:
         with path.open("rb") as handle:
-            data = handle.read(MAX_MANIFEST_BYTES + 1)
+            return handle.read(MAX_MANIFEST_BYTES + 1)
     except OSError as exc:
         raise ManifestInvalid(f"cannot read manifest {path}: {exc.strerror or exc}") from None
-    return parse_manifest(data, source=str(path))
+
+
+def load_manifest(path: Path) -> PluginManifest:
+    """Read and parse a manifest file, bounded in size."""
+    return parse_manifest(read_manifest_bytes(path), source=str(path))

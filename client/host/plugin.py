@@ -53,7 +53,8 @@ from client.manifest import (
     MANIFEST_FILE_NAME,
     ManifestInvalid,
     PluginManifest,
-    load_manifest,
+    parse_manifest,
+    read_manifest_bytes,
 )
 
 _log = logging.getLogger("clawft.plugin")
@@ -122,6 +123,7 @@ class PluginHost:
             else None
         )
         self._memory: OrderedDict[str, tuple[CompiledComponent, int | None]] = OrderedDict()
+        self._manifests: OrderedDict[bytes, PluginManifest] = OrderedDict()
         self._memory_lock = threading.Lock()
 
     # -- compiling -----------------------------------------------------------------------
@@ -243,9 +245,8 @@ class PluginHost:
             environment=environment or {},
         )
 
-    @staticmethod
     def _manifest_for(
-        component_path: Path, manifest: PluginManifest | Path | None
+        self, component_path: Path, manifest: PluginManifest | Path | None
     ) -> PluginManifest:
         if isinstance(manifest, PluginManifest):
             parsed = manifest
@@ -258,7 +259,7 @@ class PluginHost:
                     component=component_path.name,
                 )
             try:
-                parsed = load_manifest(path)
+                parsed = self._parsed_manifest(path)
             except ManifestInvalid as exc:
                 raise ManifestError(str(exc)) from None
         if parsed.component != component_path.name:
@@ -266,6 +267,21 @@ class PluginHost:
                 f"the manifest of {parsed.name} names component {parsed.component!r}, "
                 f"not {component_path.name!r}; run the component the manifest describes"
             )
+        return parsed
+
+    def _parsed_manifest(self, path: Path) -> PluginManifest:
+        """The manifest at ``path``; the same bytes parsed before are not parsed again (TOML
+        costs more than the rest of loading a small plugin)."""
+        data = read_manifest_bytes(path)
+        with self._memory_lock:
+            parsed = self._manifests.get(data)
+        if parsed is not None:
+            return parsed
+        parsed = parse_manifest(data, source=str(path))
+        with self._memory_lock:
+            self._manifests[data] = parsed
+            while len(self._manifests) > MEMORY_CACHE_ENTRIES:
+                self._manifests.popitem(last=False)
         return parsed
 
 
