@@ -40,6 +40,11 @@ from registry.db import (
 )
 from registry.db.migrate import head_revision
 from registry.db.models import utcnow
+from registry.domain.publishers.services import (
+    LAST_USED_RESOLUTION,
+    authenticate,
+    bootstrap_publisher,
+)
 from registry.domain.publishers.tokens import issue_token, secret_matches, split_token
 
 REPORT = '{"checks": [], "verdict": "approved"}'
@@ -468,3 +473,32 @@ def test_each_test_starts_from_empty_tables(database: Database, turn: int) -> No
         session.add(Publisher(name=f"turn-{turn}"))
     with database.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Publisher)) == 1
+
+
+def test_a_token_in_use_is_written_at_most_once_a_minute(database: Database) -> None:
+    """Each authenticated request used to update ``last_used_at``: one database write per
+    request, queued on SQLite's one writer. Now a request writes only when the value is a
+    minute old."""
+    with database.session() as session:
+        token = bootstrap_publisher(session, "busy", ["busy"], [], days=30).token
+    header = f"Bearer {token}"
+
+    def last_used() -> datetime | None:
+        with database.session() as session:
+            return session.scalar(sa.select(ApiToken.last_used_at))
+
+    with database.session() as session:
+        authenticate(session, header)
+    first = last_used()
+    assert first is not None
+    for _ in range(5):
+        with database.session() as session:
+            authenticate(session, header)
+            assert not session.dirty  # nothing to write
+    assert last_used() == first
+    with database.session() as session:  # a minute later
+        session.execute(sa.update(ApiToken).values(last_used_at=first - LAST_USED_RESOLUTION))
+    with database.session() as session:
+        authenticate(session, header)
+    later = last_used()
+    assert later is not None and later >= first
