@@ -25,7 +25,12 @@ from registry.db import Database, Publisher
 from registry.db.migrate import upgrade
 from registry.domain.publishers.schemas import Signer
 from registry.domain.publishers.services import bootstrap_publisher
-from registry.embedded_broker import hold_data_directory, start_broker, stop_orphaned_broker
+from registry.embedded_broker import (
+    hold_data_directory,
+    requeue_abandoned,
+    start_broker,
+    stop_orphaned_broker,
+)
 from registry.queue import sweep_outbox
 from registry.services import RegistryServices
 from registry.settings import QueueSettings, RegistrySettings
@@ -72,6 +77,7 @@ def start(settings: RegistrySettings, *, with_worker: bool = True) -> Embedded:
         stop_orphaned_broker(data / "broker")
         url, stop_broker = start_broker(data / "broker")
         stoppers.append(stop_broker)
+        requeue_abandoned(url)
         settings = replace(settings, queue=QueueSettings(broker_url=url, result_backend=url))
     dev_signer: Signer | None = None
     if settings.trust_config is None:

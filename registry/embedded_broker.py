@@ -5,6 +5,10 @@
   The kernel drops the lock when the process ends, however it ends.
 * A watchdog process stops the broker as soon as ``serve`` is gone, so a ``serve`` killed with
   SIGKILL (or that crashed) leaves no broker behind holding the append-only file.
+* A verification a killed ``serve`` had in flight is delivered again as soon as the next
+  ``serve`` starts, not after the broker's visibility timeout: this broker serves one
+  ``serve`` only, so whatever it holds unacknowledged at start belonged to a worker that is
+  gone (:func:`requeue_abandoned`).
 * If a broker survives anyway (the watchdog was killed too), the next ``serve``, once it holds
   the lock, finds it by the pid file Valkey keeps in the broker directory, checks that the
   process is the Valkey of this directory, and stops it before starting its own.
@@ -27,6 +31,7 @@ from typing import Any
 __all__ = [
     "DataDirectoryInUse",
     "hold_data_directory",
+    "requeue_abandoned",
     "start_broker",
     "stop_orphaned_broker",
 ]
@@ -173,3 +178,23 @@ def start_broker(broker_dir: Path) -> tuple[str, Callable[[], None]]:
         server.stop()
 
     return f"redis://127.0.0.1:{server.port}/0", stop
+
+
+def requeue_abandoned(url: str) -> int:
+    """Put every message the broker at ``url`` holds unacknowledged back on its queue; returns
+    how many. Only for a broker no live worker uses (the embedded one, at start)."""
+    from kombu import Connection
+
+    restored = 0
+    with Connection(url, transport_options={"visibility_timeout": 0}) as connection:
+        channel: Any = connection.default_channel
+        qos, client = channel.qos, channel.client
+        for _ in range(1000):
+            waiting = int(client.zcard(qos.unacked_index_key))
+            if not waiting:
+                break
+            qos.restore_visible(start=0, num=100, interval=1)
+            restored += waiting - int(client.zcard(qos.unacked_index_key))
+    if restored:
+        _log.warning("%d verification(s) in flight when serve last stopped: queued again", restored)
+    return restored
