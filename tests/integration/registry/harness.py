@@ -269,8 +269,18 @@ class ProductionStack:
             for table in reversed(Base.metadata.sorted_tables)
             if table.name != "tuf_publish_lock"  # one row, kept
         ]
-        with self.db.engine.begin() as connection:
-            connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        # The worker may still be finishing the last test's work (a TUF publish after an
+        # approval): PostgreSQL then picks one side of the lock cycle to abort. Ours retries,
+        # once the worker's transaction is over.
+        for attempt in range(10):
+            try:
+                with self.db.engine.begin() as connection:
+                    connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+                break
+            except sa.exc.OperationalError as exc:
+                if "deadlock" not in str(exc) or attempt == 9:
+                    raise
+                time.sleep(0.2)
         blobs = create_blob_store(self.settings.storage)
         for digest in list(blobs.iter_digests()):
             blobs.delete(digest)
