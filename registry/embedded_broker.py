@@ -194,7 +194,10 @@ def requeue_abandoned(url: str) -> int:
             if not waiting:
                 break
             qos.restore_visible(start=0, num=100, interval=1)
-            restored += waiting - int(client.zcard(qos.unacked_index_key))
+            given_back = waiting - int(client.zcard(qos.unacked_index_key))
+            if given_back <= 0:  # a sweep's lock left by a killed worker: its own sweep will
+                break  # give them back once the lock expires
+            restored += given_back
     if restored:
         _log.warning("%d verification(s) in flight when serve last stopped: queued again", restored)
     return restored

@@ -28,6 +28,7 @@ import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 import wasmtime
@@ -54,10 +55,10 @@ class ComponentFacts(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     engine: str
     """The fingerprint of the engine that compiled it."""
     artifact_sha256: str
-    artifact_size: int
-    size: int
+    artifact_size: Annotated[int, msgspec.Meta(ge=0)]
+    size: Annotated[int, msgspec.Meta(ge=0)]
     """Bytes of the component."""
-    gzipped_size: int | None
+    gzipped_size: Annotated[int, msgspec.Meta(ge=0)] | None
     """Bytes gzipped as the budget defines it (level 9); ``None`` when it was not needed: even
     incompressible data of ``size`` bytes fit the budget of the host that compiled it."""
     imports: dict[str, ItemShape]

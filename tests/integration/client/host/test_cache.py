@@ -102,6 +102,7 @@ def _rewrite_facts(cache: CompiledComponentCache, digest: str, **changes: object
         "wrong-magic",
         "foreign-key",
         "foreign-engine",
+        "negative-artifact-size",
         "facts-not-json",
         "artifact-from-another-component",
         "artifact-is-a-link",
@@ -143,6 +144,8 @@ def test_corrupt_or_foreign_entries_are_rebuilt(
         artifact.write_bytes(cache.artifact_path(other.digest).read_bytes())
     elif damage == "foreign-engine":
         _rewrite_facts(cache, compiled.digest, engine="0123456789abcdef")
+    elif damage == "negative-artifact-size":  # would read the whole file, unbounded
+        _rewrite_facts(cache, compiled.digest, artifact_size=-5)
     elif damage == "facts-not-json":
         body = b"[1, 2"
         facts.write_bytes(MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
