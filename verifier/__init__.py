@@ -6,9 +6,26 @@
 The same ``verify_plugin`` runs behind ``clawft-registry verify`` and the Celery task.
 """
 
-from verifier.pipeline import PluginUpload, verify_plugin
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from verifier.report import CheckResult, VerificationReport
 from verifier.settings import IsolationLimits, VerifierSettings
+
+if TYPE_CHECKING:
+    from verifier.pipeline import PluginUpload, verify_plugin
+
+
+def __getattr__(name: str) -> Any:
+    # The pipeline (and Sigstore with it, most of a second to import) loads on first use: the
+    # isolation child, started again after every failed job, imports this package and never
+    # needs it.
+    if name in ("PluginUpload", "verify_plugin"):
+        from verifier import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'verifier' has no attribute {name!r}")
 
 __all__ = [
     "CheckResult",
