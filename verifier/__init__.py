@@ -8,16 +8,17 @@ The same ``verify_plugin`` runs behind ``clawft-registry verify`` and the Celery
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from verifier.report import CheckResult, VerificationReport
 from verifier.settings import IsolationLimits, VerifierSettings
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from verifier.pipeline import PluginUpload, verify_plugin
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     # The pipeline (and Sigstore with it, most of a second to import) loads on first use: the
     # isolation child, started again after every failed job, imports this package and never
     # needs it.
@@ -26,6 +27,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(pipeline, name)
     raise AttributeError(f"module 'verifier' has no attribute {name!r}")
+
 
 __all__ = [
     "CheckResult",
