@@ -46,3 +46,19 @@ def build_all_plugins(out: Path) -> dict[str, Path]:
     if clash:
         raise ValueError(f"bench/assets and examples/plugins both have {', '.join(clash)}")
     return {**examples, **assets}
+
+
+def with_custom_section(data: bytes, name: str, payload: bytes) -> bytes:
+    """``data`` (a component) with one more custom section at its end."""
+
+    def uleb(value: int) -> bytes:
+        out = bytearray()
+        while True:
+            byte, value = value & 0x7F, value >> 7
+            out.append(byte | (0x80 if value else 0))
+            if not value:
+                return bytes(out)
+
+    encoded = name.encode()
+    body = uleb(len(encoded)) + encoded + payload
+    return data + b"\x00" + uleb(len(body)) + body

@@ -43,7 +43,7 @@ from wasmtime.component import Component, Linker, Variant
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._plugins import build_bench_assets, build_examples
+from bench._plugins import build_bench_assets, build_examples, with_custom_section
 from client.host import HostSettings, PluginHost, RateLimit
 from client.manifest import MANIFEST_FILE_NAME, load_manifest
 
@@ -148,22 +148,6 @@ def bare_deserializer(engine: wasmtime.Engine, artifact: Path) -> Callable[[], o
         return Component.deserialize(engine, artifact.read_bytes())
 
     return load
-
-
-def with_custom_section(data: bytes, name: str, payload: bytes) -> bytes:
-    """``data`` (a component) with one more custom section at its end."""
-
-    def uleb(value: int) -> bytes:
-        out = bytearray()
-        while True:
-            byte, value = value & 0x7F, value >> 7
-            out.append(byte | (0x80 if value else 0))
-            if not value:
-                return bytes(out)
-
-    encoded = name.encode()
-    body = uleb(len(encoded)) + encoded + payload
-    return data + b"\x00" + uleb(len(body)) + body
 
 
 # -- the three measurements ------------------------------------------------------------------

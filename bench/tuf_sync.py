@@ -40,7 +40,7 @@ from securesystemslib.signer import CryptoSigner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._plugins import build_examples
+from bench._plugins import build_examples, with_custom_section
 from bench.registry_download import CLI, free_port, running
 from client.manifest import parse_manifest
 from client.signing import SigstoreInstance
@@ -97,7 +97,7 @@ def populate(data: Path, hello: Path, count: int) -> int:
         session.add_all([publisher, namespace])
         for n in range(count):
             name = f"plugin-{n:05d}"
-            body = component + _custom_section(name.encode())
+            body = with_custom_section(component, "clawft-bench", name.encode())
             toml = manifest_text.replace('"clawft/hello"', f'"{NAMESPACE}/{name}"')
             manifest = toml.encode()
             for blob in (body, manifest):
@@ -123,21 +123,6 @@ def populate(data: Path, hello: Path, count: int) -> int:
     ensure_embedded_repository(settings, db)
     db.dispose()
     return total
-
-
-def _custom_section(payload: bytes) -> bytes:
-    name = b"clawft-bench"
-    content = bytes([len(name)]) + name + payload
-    return b"\x00" + _leb128(len(content)) + content
-
-
-def _leb128(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 @dataclass
