@@ -8,7 +8,9 @@ strictly (bounded, typed), since a compromised online key could sign nonsense.
 
 Target paths (each file is served hash-prefixed: ``<dir>/<sha256>.<name>``):
 
-* ``plugins/<namespace>/<name>/<version>/<file>``: the approved component, manifest and bundle;
+* ``plugins/<namespace>/<name>/<version>/<salt>/<file>``: the approved component, manifest and
+  bundle; the salt puts each in the hash bin of its plugin's index (``registry.tuf.placement``),
+  and devices read these paths from the index, never build them;
 * ``index/<namespace>/<name>.json``: a :class:`PluginIndex`, every approved or yanked version;
 * ``index/<namespace>.json``: a :class:`NamespaceIndex`, the plugins of a namespace;
 * ``policy/<namespace>.json``: a :class:`SignerPolicy`, listed by the top-level targets role
@@ -33,7 +35,6 @@ __all__ = [
     "TargetPart",
     "namespace_index_path",
     "plugin_index_path",
-    "plugin_target_path",
     "policy_path",
 ]
 
@@ -94,10 +95,6 @@ class SignerPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     namespace: str
     signers: list[PolicySigner]
-
-
-def plugin_target_path(namespace: str, name: str, version: str, filename: str) -> str:
-    return f"plugins/{namespace}/{name}/{version}/{filename}"
 
 
 def plugin_index_path(namespace: str, name: str) -> str:

@@ -9,11 +9,13 @@ still installs it) and its index entry says it is yanked, so ``sync`` passes it 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from tuf.api.metadata import Metadata, SuccinctRoles, Targets
 
 from client.manifest import BUNDLE_SUFFIX, MANIFEST_FILE_NAME, version_precedence
 from client.sync.schemas import (
@@ -25,9 +27,16 @@ from client.sync.schemas import (
     TargetPart,
     namespace_index_path,
     plugin_index_path,
-    plugin_target_path,
 )
-from registry.db.models import DOWNLOADABLE, Namespace, Plugin, PluginVersion, TufTarget
+from registry.db.models import (
+    DOWNLOADABLE,
+    Namespace,
+    Plugin,
+    PluginVersion,
+    TufMetadata,
+    TufTarget,
+)
+from registry.tuf.placement import plugin_file_path
 
 __all__ = ["TargetFileRecord", "is_listed", "list_version", "version_targets"]
 
@@ -42,24 +51,30 @@ class TargetFileRecord:
     length: int
 
 
-def version_targets(version: PluginVersion) -> list[TargetFileRecord]:
-    """The target files of ``version``: component, manifest, and bundle when it has one."""
+def version_targets(
+    version: PluginVersion, bins: SuccinctRoles, listed: Mapping[TargetPart, str] | None = None
+) -> list[TargetFileRecord]:
+    """The target files of ``version``: component, manifest, and bundle when it has one, at
+    the paths its plugin index lists (``listed``), or else in its plugin's bin."""
     plugin = version.plugin
     namespace = plugin.namespace.name
+    known = listed or {}
 
-    def path(filename: str) -> str:
-        return plugin_target_path(namespace, plugin.name, version.version, filename)
+    def path(part: TargetPart, filename: str) -> str:
+        return known.get(part) or plugin_file_path(
+            bins, namespace, plugin.name, version.version, filename
+        )
 
     files = [
         TargetFileRecord(
             TargetPart.COMPONENT,
-            path(version.component_filename),
+            path(TargetPart.COMPONENT, version.component_filename),
             version.component_sha256,
             version.component_size,
         ),
         TargetFileRecord(
             TargetPart.MANIFEST,
-            path(MANIFEST_FILE_NAME),
+            path(TargetPart.MANIFEST, MANIFEST_FILE_NAME),
             version.manifest_sha256,
             version.manifest_size,
         ),
@@ -68,7 +83,7 @@ def version_targets(version: PluginVersion) -> list[TargetFileRecord]:
         files.append(
             TargetFileRecord(
                 TargetPart.BUNDLE,
-                path(version.component_filename + BUNDLE_SUFFIX),
+                path(TargetPart.BUNDLE, version.component_filename + BUNDLE_SUFFIX),
                 version.bundle_sha256,
                 version.bundle_size,
             )
@@ -80,20 +95,32 @@ def is_listed(session: Session, version: PluginVersion) -> bool:
     """Whether the signed TUF metadata shows ``version`` as it is now: its plugin's index,
     and (when it is downloadable) its component, signed since they last changed."""
     plugin = version.plugin
-    paths = [plugin_index_path(plugin.namespace.name, plugin.name)]
-    if version.status in DOWNLOADABLE:
-        paths.append(version_targets(version)[0].path)
-    rows = session.scalars(select(TufTarget).where(TufTarget.path.in_(paths))).all()
-    return len(rows) == len(paths) and not any(row.dirty for row in rows)
+    index = session.get(TufTarget, plugin_index_path(plugin.namespace.name, plugin.name))
+    if index is None or index.dirty or index.removed:
+        return False
+    if version.status not in DOWNLOADABLE:
+        return True
+    component = _listed_files(index).get(version.version, {}).get(TargetPart.COMPONENT)
+    row = None if component is None else session.get(TufTarget, component)
+    return row is not None and not row.dirty and not row.removed
 
 
 def list_version(session: Session, version: PluginVersion) -> None:
-    """Bring the targets of ``version``'s plugin up to date after its status changed."""
+    """Bring the targets of ``version``'s plugin up to date after its status changed.
+
+    Nothing to do while the database holds no TUF repository: creating one lists every
+    approved and yanked version."""
+    bins = _bins(session)
+    if bins is None:
+        return
     plugin = version.plugin
     namespace = plugin.namespace
+    index_path = plugin_index_path(namespace.name, plugin.name)
+    index_row = session.get(TufTarget, index_path)
+    listed = {} if index_row is None else _listed_files(index_row)
     if version.status in DOWNLOADABLE:
         report = _report_sha256(version)
-        for record in version_targets(version):
+        for record in version_targets(version, bins, listed.get(version.version)):
             custom = TargetCustom(
                 plugin=plugin.full_name,
                 version=version.version,
@@ -108,19 +135,44 @@ def list_version(session: Session, version: PluginVersion) -> None:
                 record.length,
                 {CUSTOM_KEY: msgspec.to_builtins(custom)},
             )
-    _put_document(
-        session, plugin_index_path(namespace.name, plugin.name), _plugin_index(session, plugin)
-    )
+    _put_document(session, index_path, _plugin_index(session, plugin, bins, listed))
     _put_document(
         session, namespace_index_path(namespace.name), _namespace_index(session, namespace)
     )
+
+
+def _bins(session: Session) -> SuccinctRoles | None:
+    body = session.scalar(
+        select(TufMetadata.body)
+        .where(TufMetadata.role == Targets.type)
+        .order_by(TufMetadata.version.desc())
+        .limit(1)
+    )
+    if body is None:
+        return None
+    delegations = Metadata[Targets].from_bytes(body).signed.delegations
+    return None if delegations is None else delegations.succinct_roles
+
+
+def _listed_files(index_row: TufTarget) -> dict[str, dict[TargetPart, str]]:
+    """The target paths of each version, as the plugin index stored in ``index_row`` lists
+    them (the registry wrote it: a decoding error is a bug, not hostile input)."""
+    if index_row.content is None:
+        return {}
+    index = msgspec.json.decode(index_row.content, type=PluginIndex)
+    return {entry.version: dict(entry.files) for entry in index.versions}
 
 
 def _report_sha256(version: PluginVersion) -> str:
     return hashlib.sha256((version.report or "").encode("utf-8")).hexdigest()
 
 
-def _plugin_index(session: Session, plugin: Plugin) -> bytes:
+def _plugin_index(
+    session: Session,
+    plugin: Plugin,
+    bins: SuccinctRoles,
+    listed: Mapping[str, Mapping[TargetPart, str]],
+) -> bytes:
     rows = session.scalars(
         select(PluginVersion).where(
             PluginVersion.plugin_id == plugin.id, PluginVersion.status.in_(DOWNLOADABLE)
@@ -130,7 +182,10 @@ def _plugin_index(session: Session, plugin: Plugin) -> bytes:
         IndexedVersion(
             version=row.version,
             yanked=row.status == "yanked",
-            files={record.part: record.path for record in version_targets(row)},
+            files={
+                record.part: record.path
+                for record in version_targets(row, bins, listed.get(row.version))
+            },
             report_sha256=_report_sha256(row),
         )
         for row in sorted(rows, key=lambda row: version_precedence(row.version))

@@ -179,7 +179,7 @@ def test_a_malicious_mirror_is_refused(
     newer_version(registry, built, dev_authority, tmp_path)
     mirror = tmp_path / "mirror"
     write_mirror(registry.services.db, registry.services.blobs, mirror)
-    (component,) = mirror.glob("targets/plugins/clawft/hello/0.2.0/*.hello.wasm")
+    (component,) = mirror.glob("targets/plugins/clawft/hello/0.2.0/*/*.hello.wasm")
     component.write_bytes(component.read_bytes()[:-1] + b"\0")
     before = snapshot_of(synced)
     with pytest.raises(RepositoryUntrusted, match="LengthOrHashMismatchError"):

@@ -1,5 +1,5 @@
 """The registry's TUF repository, read by python-tuf's own client (ngclient) over HTTP: an
-approval lists the version's files and its plugin's index, signed into a few hash bins, the
+approval lists the version's files and its plugin's index, all signed into one hash bin, the
 snapshot and the timestamp; a yank changes the index; signer policies sit in the top-level
 targets, which only the offline key signs."""
 
@@ -24,7 +24,7 @@ from client.sync.schemas import (
 )
 from registry.db import TufMetadata
 from tests.conftest import ALICE, RunningAuthority
-from tests.integration.registry.harness import Registry, publish, signed
+from tests.integration.registry.harness import Registry, publish, signed, variant
 
 
 def updater(registry: Registry, where: Path) -> Updater:
@@ -65,9 +65,9 @@ def test_an_approved_plugin_is_listed_signed_and_served(
     after = latest_versions(registry)
     resigned = sorted(role for role, version in after.items() if version != before.get(role))
     bins = [role for role in resigned if role.startswith("bins-")]
-    # component, manifest, bundle, plugin index, namespace index: at most five bins, and
-    # then the snapshot and the timestamp; never the top-level targets.
-    assert 1 <= len(bins) <= 5
+    # The plugin's bin (component, manifest, bundle, plugin index) and, for a first version,
+    # the namespace index's; then the snapshot and the timestamp; never the top-level targets.
+    assert 1 <= len(bins) <= 2
     assert sorted(set(resigned) - set(bins)) == ["snapshot", "timestamp"]
 
     tuf = updater(registry, tmp_path / "device")
@@ -103,6 +103,33 @@ def test_an_approved_plugin_is_listed_signed_and_served(
         targets.signed.targets["policy/clawft.json"].custom[CUSTOM_KEY], SignerPolicy
     )
     assert [(s.identity, s.issuer) for s in policy.signers] == [(ALICE, dev_authority.issuer)]
+
+
+def test_a_new_version_re_signs_one_bin_holding_all_its_files(
+    registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
+) -> None:
+    with registry.client() as client:
+        publish(client, signed(built, "hello", dev_authority, tmp_path / "one"))
+        registry.verify_queued()
+        before = latest_versions(registry)
+        publish(client, variant(built, dev_authority, tmp_path / "two", version="0.2.0"))
+    registry.verify_queued()
+    after = latest_versions(registry)
+    resigned = sorted(role for role, version in after.items() if version != before.get(role))
+    (bin_name,) = [role for role in resigned if role.startswith("bins-")]
+    assert sorted(set(resigned) - {bin_name}) == ["snapshot", "timestamp"]
+
+    tuf = updater(registry, tmp_path / "device")
+    tuf.refresh()
+    index = msgspec.json.decode(fetch(tuf, "index/clawft/hello.json"), type=PluginIndex)
+    assert [entry.version for entry in index.versions] == ["0.1.0", "0.2.0"]
+    bins = Metadata[Targets].from_file(str(tmp_path / "device" / "metadata" / "targets.json"))
+    succinct = bins.signed.delegations.succinct_roles  # type: ignore[union-attr]
+    assert succinct is not None
+    for entry in index.versions:
+        for path in entry.files.values():
+            assert succinct.get_role_for_target(path) == bin_name, path
+            assert fetch(tuf, path)
 
 
 def test_a_yank_changes_only_the_index(
