@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: quickstart test test-fast lint typecheck plugins bench serve
+.PHONY: quickstart test test-fast lint typecheck plugins bench serve infra-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,16 @@ typecheck: $(STAMP)
 # own (CLAWFT_TEST_REDIS_URL) is one server for all: then the suite runs in one process.
 XDIST := $(if $(CLAWFT_TEST_REDIS_URL),-n 0,-n auto --maxprocesses 4)
 
-test: lint typecheck
+test: lint typecheck infra-tools
 	$(BIN)/pytest $(XDIST)
+
+# The deployment tests (tests/integration/infra/deployment) check docker-compose.yml with
+# Debian's docker-compose (`config` validates against the Compose specification without a
+# Docker daemon) and the proxy config with `nginx -t`: installed here when missing (as root).
+infra-tools:
+	@command -v docker-compose >/dev/null && PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends docker-compose nginx-light >/dev/null; }
 
 test-fast: $(STAMP)
 	$(BIN)/pytest tests/unit $(XDIST)
