@@ -15,13 +15,16 @@ from litestar.di import Provide
 from registry.allow import allow_every_method
 from registry.db import Database
 from registry.db.migrate import check_at_head
+from registry.domain.plugins.blobs import blob_download
 from registry.domain.plugins.controllers import PluginController
 from registry.domain.publishers.controllers import NamespaceController, TokenController
 from registry.errors import error_handlers
 from registry.health import HealthController
+from registry.logs import RequestIdMiddleware, echo_request_id
+from registry.metrics import MetricsController, count_answers
 from registry.openapi import openapi_config
 from registry.queue import CeleryQueue, VerificationQueue
-from registry.ratelimit import RateLimiter
+from registry.ratelimit import shared_limiter
 from registry.requests import RegistryRequest
 from registry.services import RegistryServices
 from registry.settings import RegistrySettings
@@ -33,21 +36,22 @@ def build_services(
     settings: RegistrySettings, *, queue: VerificationQueue | None = None
 ) -> RegistryServices:
     """The services ``settings`` describe (the database must already be migrated)."""
+    broker = settings.worker.broker_url
     db = Database(settings.database)
     check_at_head(db.engine)
     if queue is None:
-        if settings.queue.broker_url is None:
+        if settings.worker.broker_url is None:
             raise ValueError(
                 "no broker: set CLAWFT_BROKER_URL, or run `clawft-registry serve`, which starts one"
             )
-        queue = CeleryQueue(settings.queue.broker_url, settings.queue.result_backend)
+        queue = CeleryQueue(settings.worker.broker_url, settings.worker.result_backend)
     return RegistryServices(
         settings=settings,
         db=db,
         blobs=create_blob_store(settings.storage),
         queue=queue,
-        publish_limiter=RateLimiter(settings.rates.publish_per_minute),
-        token_limiter=RateLimiter(settings.rates.tokens_per_minute),
+        publish_limiter=shared_limiter(broker, "publish", settings.rates.publish_per_minute),
+        token_limiter=shared_limiter(broker, "tokens", settings.rates.tokens_per_minute),
     )
 
 
@@ -62,10 +66,12 @@ def create_app(
     return Litestar(
         route_handlers=[
             HealthController,
+            MetricsController,
             PluginController,
             NamespaceController,
             TokenController,
             TufController,
+            blob_download,
         ],
         exception_handlers=error_handlers(),
         state=State({"services": built}),
@@ -74,7 +80,8 @@ def create_app(
             "downloads": Provide(built.download_service, sync_to_thread=False),
         },
         request_class=RegistryRequest,
-        before_send=[allow_every_method],
+        before_send=[allow_every_method, echo_request_id, count_answers],
+        middleware=[RequestIdMiddleware()],
         openapi_config=openapi_config(),
         request_max_body_size=settings.uploads.max_body_bytes,
         on_shutdown=[*on_shutdown, built.db.dispose],

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from registry.embedded_broker import (
 )
 from registry.queue import sweep_outbox
 from registry.services import RegistryServices
-from registry.settings import QueueSettings, RegistrySettings
+from registry.settings import RegistrySettings
 from registry.tuf.bootstrap import ensure_embedded_repository
 from registry.tuf.tasks import REFRESH_INTERVAL_S, TufServices, register_tuf_tasks
 from registry.verification import verification_services
@@ -73,14 +73,14 @@ def start(settings: RegistrySettings, *, with_worker: bool = True) -> Embedded:
     db = Database(settings.database)
     upgrade(db.engine)
     db.dispose()
-    if settings.queue.broker_url is None:
+    if settings.worker.broker_url is None:
         stop_orphaned_broker(data / "broker")
         url, stop_broker = start_broker(data / "broker")
         stoppers.append(stop_broker)
         requeue_abandoned(url)
-        settings = replace(settings, queue=QueueSettings(broker_url=url, result_backend=url))
+        settings = settings.with_broker(url)
     dev_signer: Signer | None = None
-    if settings.trust_config is None:
+    if settings.worker.verifier.trust_config is None:
         from infra.sigstore_authority import AuthorityServer, SigningAuthority
 
         authority = SigningAuthority(data / "authority")
@@ -89,11 +89,7 @@ def start(settings: RegistrySettings, *, with_worker: bool = True) -> Embedded:
         stoppers += [authority.close, server.stop]
         trust = data / "trust-config.json"
         trust.write_text(json.dumps(server.trust_config()), encoding="utf-8")
-        settings = replace(
-            settings,
-            trust_config=trust,
-            verifier=replace(settings.verifier, trust_config=trust),
-        )
+        settings = settings.with_trust_config(trust)
         dev_signer = Signer(DEV_IDENTITY, authority.tokens.issuer)
         stoppers.append(keep_identity_token_fresh(authority, data / DEV_IDENTITY_TOKEN_FILE))
     services = build_services(settings)
@@ -105,6 +101,20 @@ def start(settings: RegistrySettings, *, with_worker: bool = True) -> Embedded:
         stoppers.append(_start_worker(settings, services, tuf))
     stoppers.append(_start_sweeper(services))
     return Embedded(settings, services, stoppers)
+
+
+def worker_environment(settings: RegistrySettings) -> dict[str, str]:
+    """What the HTTP worker processes of ``serve`` must read to serve the registry ``start``
+    set up: its data directory, broker and Sigstore trust config, as ``CLAWFT_*`` variables."""
+    environment = {"CLAWFT_DATA_DIR": str(settings.data_dir.resolve())}
+    if settings.worker.broker_url is not None:
+        environment["CLAWFT_BROKER_URL"] = settings.worker.broker_url
+    if settings.worker.result_backend is not None:
+        environment["CLAWFT_RESULT_BACKEND"] = settings.worker.result_backend
+    trust = settings.worker.verifier.trust_config
+    if trust is not None:
+        environment["CLAWFT_TRUST_CONFIG"] = str(trust.resolve())
+    return environment
 
 
 def write_secret(path: Path, text: str) -> None:
@@ -154,20 +164,14 @@ def _start_worker(settings: RegistrySettings, services: RegistryServices, tuf: T
     from celery.worker import WorkController
     from celery.worker import state as worker_state
 
-    from verifier.celery_app import WorkerSettings, create_celery
+    from verifier.celery_app import create_celery
 
-    broker = settings.queue.broker_url
-    if broker is None:
+    if settings.worker.broker_url is None:
         raise ValueError("the embedded worker needs a broker: start() sets one before it")
-    worker_settings = WorkerSettings(
-        broker_url=broker,
-        result_backend=settings.queue.result_backend or broker,
-        verifier=settings.verifier,
-    )
     verification = verification_services(
         settings, db=services.db, blobs=services.blobs, on_approved=services.queue.request_publish
     )
-    app = create_celery(worker_settings, services=lambda: verification)
+    app = create_celery(settings.worker, services=lambda: verification)
     register_tuf_tasks(app, lambda: tuf)
     # As Celery's own thread-hosted workers do (celery.contrib.testing.worker): parts of the
     # worker resolve tasks through the default app, which must be this one.

@@ -17,6 +17,7 @@ from celery import Celery
 
 from registry.db import Database, VerificationJob
 from registry.db.models import JobState, utcnow
+from registry.logs import celery_headers
 from registry.tuf.tasks import TUF_PUBLISH, TUF_REFRESH
 from verifier.tasks import VERIFY_UPLOAD
 
@@ -64,7 +65,11 @@ class CeleryQueue:
 
     def send(self, upload_id: str) -> None:
         try:
-            self.app.send_task(VERIFY_UPLOAD, args=[upload_id], retry=False)
+            # The publish request's id travels as a message header: the task's arguments stay
+            # as they are, and its logs carry the id (registry.logs).
+            self.app.send_task(
+                VERIFY_UPLOAD, args=[upload_id], headers=celery_headers(), retry=False
+            )
         except Exception as exc:  # kombu/redis raise many types; any of them means "not sent"
             raise QueueUnavailable(
                 f"the broker at {self._shown()} did not take the job: {exc}"

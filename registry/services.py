@@ -13,9 +13,10 @@ from typing import Any
 from litestar import Litestar
 
 from registry.db import Database, DatabaseUnavailable
+from registry.domain.plugins.digests import DownloadableDigests
 from registry.domain.plugins.downloads import DownloadCache, DownloadService
 from registry.queue import QueueUnavailable, VerificationQueue
-from registry.ratelimit import RateLimiter
+from registry.ratelimit import Limiter
 from registry.settings import RegistrySettings
 from registry.storage import BlobStore, StorageUnavailable
 
@@ -28,9 +29,11 @@ class RegistryServices:
     db: Database
     blobs: BlobStore
     queue: VerificationQueue
-    publish_limiter: RateLimiter
-    token_limiter: RateLimiter
+    publish_limiter: Limiter
+    token_limiter: Limiter
     downloads: DownloadCache = field(default_factory=DownloadCache)
+    digests: DownloadableDigests = field(default_factory=DownloadableDigests)
+    """Digests of downloadable files found so far (``GET /blobs/sha256/{hex}``)."""
 
     def readiness(self) -> dict[str, str]:
         """``ok`` or the reason, for the database, the blob store and the broker."""

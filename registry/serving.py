@@ -1,35 +1,44 @@
-"""Serving the registry over HTTP: uvicorn, with a bound on every way a client can hold a
-connection open.
+"""Serving the registry over HTTP: granian, with N worker processes, and a bound on every way a
+client can hold a connection open.
 
-* **Slow or absent headers** (slowloris): from the moment a connection opens, and again from the
-  end of each response, a client has ``header_timeout_s`` to send a request's headers in full;
-  otherwise the connection is closed. uvicorn has no such bound of its own: a client that sent
-  nothing, or a header line a minute, held its connection (and a file descriptor) for ever.
+``serve`` is a granian server (:func:`run_http_server`) whose worker processes each build the
+app from the environment (:mod:`registry.asgi`): the parent completes the settings (the
+embedded broker's URL, the development trust config) into the environment first, and keeps
+the embedded services (broker, verifier worker, outbox sweeper, TUF refresh) to itself.
+Workers are started with ``spawn``, never ``fork``: the parent runs threads by then.
+
+* **Slow or absent headers** (slowloris), and **idle keep-alive connections**: a client has
+  ``header_timeout_s`` to send a request's headers in full, from the moment a connection opens
+  and again after each response; otherwise granian closes the connection.
 * **Slow bodies**: the handlers read bodies within a time bound and answer 408
   (:func:`registry.requests.read_body`).
-* **Idle keep-alive connections**: closed ``keep_alive_s`` after the last response.
 """
 
 from __future__ import annotations
 
-import asyncio
+import multiprocessing
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-import h11
-import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+__all__ = ["HttpSettings", "run_http_server", "worker_count"]
+
+MAX_HEADER_TIMEOUT_MS = 60_000
+"""The longest header timeout granian takes."""
 
 
 @dataclass(frozen=True, slots=True)
-class HttpTimeouts:
-    """How long a client may take (``CLAWFT_HTTP_*``)."""
+class HttpSettings:
+    """How ``serve`` answers HTTP: its worker processes, and how long a client may take
+    (``CLAWFT_WORKERS``, ``CLAWFT_HTTP_*``)."""
 
+    workers: int | None = None
+    """HTTP worker processes of ``serve`` (``CLAWFT_WORKERS``, 1 to 256); ``None``: automatic,
+    1 for the embedded default and the CPU count in production."""
     header_timeout_s: float = 10.0
     """To send a request's headers, from the connection's start or the previous response
-    (``CLAWFT_HTTP_HEADER_TIMEOUT_S``)."""
-    keep_alive_s: float = 5.0
-    """An idle keep-alive connection is closed after this long (``CLAWFT_HTTP_KEEP_ALIVE_S``)."""
+    (``CLAWFT_HTTP_HEADER_TIMEOUT_S``, at most 60 s): an idle keep-alive connection is closed
+    after it too."""
     upload_body_timeout_s: float = 60.0
     """A publish body must arrive within this time, at least 24 KB/s for the largest upload
     (``CLAWFT_HTTP_UPLOAD_BODY_TIMEOUT_S``); a slower client is answered 408."""
@@ -38,58 +47,44 @@ class HttpTimeouts:
     (``CLAWFT_HTTP_JSON_BODY_TIMEOUT_S``)."""
 
 
-class HeaderDeadlineProtocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol with a deadline for each request's headers."""
-
-    header_timeout_s = 10.0
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._header_timer: asyncio.TimerHandle | None = None
-        self._arm_header_timer()
-
-    def _arm_header_timer(self) -> None:
-        self._cancel_header_timer()
-        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
-
-    def _cancel_header_timer(self) -> None:
-        timer = getattr(self, "_header_timer", None)
-        if timer is not None:
-            timer.cancel()
-            self._header_timer = None
-
-    def _headers_too_slow(self) -> None:
-        self._header_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            self.transport.close()
-
-    def handle_events(self) -> None:
-        super().handle_events()
-        if self.conn.their_state is not h11.IDLE:  # a request's headers are in
-            self._cancel_header_timer()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm_header_timer()  # the next request's headers, on a kept-alive connection
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_header_timer()
-        super().connection_lost(exc)
+def worker_count(settings: HttpSettings, *, embedded: bool) -> int:
+    """The HTTP worker processes to run: as configured, else 1 for the embedded default and
+    the CPU count in production."""
+    if settings.workers is not None:
+        return settings.workers
+    return 1 if embedded else max(1, os.cpu_count() or 1)
 
 
-def uvicorn_config(app: Any, *, host: str, port: int, timeouts: HttpTimeouts) -> uvicorn.Config:
-    """A uvicorn configuration for ``app`` with ``timeouts`` applied."""
-    protocol = type(
-        "RegistryHttpProtocol",
-        (HeaderDeadlineProtocol,),
-        {"header_timeout_s": timeouts.header_timeout_s},
-    )
-    return uvicorn.Config(
-        app,
-        host=host,
+def run_http_server(
+    settings: HttpSettings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    environment: Mapping[str, str],
+) -> None:
+    """Serve :func:`registry.asgi.create_worker_app` on ``host:port`` with ``workers`` granian
+    processes until a signal stops the server. ``environment`` is added to this process's
+    environment first: the workers read their settings from it."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+
+    os.environ.update(environment)
+    multiprocessing.set_start_method("spawn", force=True)
+    header_ms = min(MAX_HEADER_TIMEOUT_MS, max(1, round(settings.header_timeout_s * 1000)))
+    Granian(
+        "registry.asgi:create_worker_app",
+        address=host,
         port=port,
-        http=protocol,
-        timeout_keep_alive=max(1, round(timeouts.keep_alive_s)),
-        log_level="info",
-    )
+        interface=Interfaces.ASGI,
+        # HTTP/1.1 only: in its "auto" mode granian waits, unbounded, for a connection's first
+        # bytes to tell HTTP/2 from HTTP/1 (a client that sends nothing would hold it for ever).
+        http=HTTPModes.http1,
+        workers=workers,
+        factory=True,
+        http1_settings=HTTP1Settings(header_read_timeout=header_ms, keep_alive=True),
+        respawn_failed_workers=True,
+        workers_kill_timeout=30,
+        log_enabled=False,
+    ).serve()

@@ -1,6 +1,20 @@
-"""Registry settings: read once from ``CLAWFT_*`` environment variables (and an optional TOML
-file named by ``CLAWFT_CONFIG``) into frozen dataclasses, and passed in — never a global.
+"""Registry settings: every setting of the registry, its workers and its verifier, read once
+from ``CLAWFT_*`` environment variables (and an optional TOML file named by ``CLAWFT_CONFIG``)
+into one frozen tree, and passed in — never a global. ``serve``, ``worker`` (with or without
+``--beat``), ``mirror``, ``admin`` and the app all take a :class:`RegistrySettings`.
 
+The tree::
+
+    RegistrySettings      data_dir, host, port, blob_accel_prefix
+      .http               HttpSettings: workers, timeouts          CLAWFT_WORKERS, CLAWFT_HTTP_*
+      .database           DatabaseSettings                         CLAWFT_DATABASE_*
+      .storage            StorageSettings (.local | .s3)           CLAWFT_STORAGE_*, CLAWFT_S3_*
+      .worker             WorkerSettings: broker, task limits      CLAWFT_BROKER_*, CLAWFT_TASK_*
+        .verifier         VerifierSettings (.isolation)            CLAWFT_VERIFIER_*, *_TRUST_CONFIG
+      .tuf                TufSettings                              CLAWFT_TUF_*
+      .queue, .uploads, .rates                                     fixed limits, no variables
+
+The README's settings table lists every variable with its default; a test keeps the two in step.
 The embedded defaults (``clawft-registry serve``) put everything under one data directory:
 SQLite, a local blob directory, an embedded Valkey broker; production names PostgreSQL, an S3
 endpoint and a Redis broker instead. The same code paths run either way.
@@ -10,15 +24,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from client.decoding import Undecodable, loads_toml
 from registry.db.settings import DatabaseSettings
-from registry.serving import HttpTimeouts
+from registry.serving import HttpSettings
 from registry.storage.settings import StorageSettings
 from registry.tuf.settings import TufSettings
-from verifier.settings import VerifierSettings
+from verifier.celery_app import WorkerSettings
+from verifier.settings_source import SettingsSource
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -53,19 +67,20 @@ class RateLimits:
 
 @dataclass(frozen=True, slots=True)
 class QueueSettings:
-    """How verification jobs reach the verifier workers."""
+    """How verification jobs that never reached the broker are sent again (the broker itself
+    is ``worker.broker_url``)."""
 
-    broker_url: str | None = None
-    """Celery broker (``CLAWFT_BROKER_URL``); ``None``: the embedded Valkey of ``serve``."""
-    result_backend: str | None = None
-    """Celery result backend (``CLAWFT_RESULT_BACKEND``); ``None``: same as the broker."""
     sweep_interval_s: float = 15.0
     """How often jobs that never reached the broker are sent again (the outbox sweep)."""
 
 
+BLOB_ACCEL_PREFIX = r"/(?:[A-Za-z0-9_/-]*/)?"
+"""What ``CLAWFT_BLOB_ACCEL_PREFIX`` may be: starts and ends with "/", only [A-Za-z0-9_/-]."""
+
+
 @dataclass(frozen=True, slots=True)
 class RegistrySettings:
-    """Everything the registry server needs."""
+    """Everything the registry server, its workers and its verifier need: the root of the tree."""
 
     data_dir: Path = Path("registry-data")
     """Where the embedded defaults keep their files (``CLAWFT_DATA_DIR``)."""
@@ -73,6 +88,8 @@ class RegistrySettings:
     """Address ``serve`` binds (``CLAWFT_HOST``)."""
     port: int = 8750
     """Port ``serve`` binds (``CLAWFT_PORT``)."""
+    http: HttpSettings = field(default_factory=HttpSettings)
+    """HTTP worker processes and client timeouts (``CLAWFT_WORKERS``, ``CLAWFT_HTTP_*``)."""
     database: DatabaseSettings = field(
         default_factory=lambda: DatabaseSettings.from_env({}, data_dir=Path("registry-data"))
     )
@@ -81,80 +98,80 @@ class RegistrySettings:
             {}, default_dir=Path("registry-data") / "blobs"
         )
     )
-    queue: QueueSettings = field(default_factory=QueueSettings)
-    uploads: UploadLimits = field(default_factory=UploadLimits)
-    http: HttpTimeouts = field(default_factory=HttpTimeouts)
-    rates: RateLimits = field(default_factory=RateLimits)
-    verifier: VerifierSettings = field(default_factory=VerifierSettings)
-    trust_config: Path | None = None
-    """ClientTrustConfig of the Sigstore instance uploads are signed with
-    (``CLAWFT_TRUST_CONFIG``); ``None``: public Sigstore."""
-    token_default_days: int = 90
-    """Lifetime of API tokens unless the request says otherwise."""
-    presign_downloads: bool = False
-    """With an S3 store: answer downloads with a redirect to a presigned URL."""
+    blob_accel_prefix: str | None = None
+    """When set (e.g. ``/_blobs/``), by-digest blob downloads are answered with an nginx
+    ``X-Accel-Redirect: <prefix><hex>`` header and no body (``CLAWFT_BLOB_ACCEL_PREFIX``);
+    ``None``: the registry sends the bytes itself."""
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    """The broker, the Celery task limits and the verifier's limits and Sigstore instance
+    (``CLAWFT_BROKER_*``, ``CLAWFT_RESULT_BACKEND``, ``CLAWFT_TASK_*``, ``CLAWFT_VERIFIER_*``,
+    ``CLAWFT_TRUST_CONFIG``): ``worker`` builds its Celery app from exactly this."""
     tuf: TufSettings = field(default_factory=TufSettings)
     """The TUF repository devices sync from (``CLAWFT_TUF_*``)."""
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    uploads: UploadLimits = field(default_factory=UploadLimits)
+    rates: RateLimits = field(default_factory=RateLimits)
+    token_default_days: int = 90
+    """Lifetime of API tokens unless the request says otherwise."""
+
+    @property
+    def presign_downloads(self) -> bool:
+        """With an S3 store: answer downloads with a redirect to a presigned URL
+        (``CLAWFT_S3_PRESIGN``, kept in ``storage.s3``)."""
+        return self.storage.s3 is not None and self.storage.s3.presign_downloads
+
+    def with_broker(self, url: str) -> RegistrySettings:
+        """These settings with ``url`` as broker and result backend (the embedded broker)."""
+        return replace(self, worker=replace(self.worker, broker_url=url, result_backend=url))
+
+    def with_trust_config(self, path: Path) -> RegistrySettings:
+        """These settings verifying against the Sigstore instance of ``path``."""
+        verifier = replace(self.worker.verifier, trust_config=path)
+        return replace(self, worker=replace(self.worker, verifier=verifier))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RegistrySettings:
-        env = dict(os.environ if environ is None else environ)
-        config = env.get("CLAWFT_CONFIG")
-        if config:
-            env = {**_toml_as_env(Path(config)), **env}
-        data_dir = Path(env.get("CLAWFT_DATA_DIR", "registry-data"))
-        trust = env.get("CLAWFT_TRUST_CONFIG")
-        verifier = VerifierSettings(trust_config=Path(trust) if trust else None)
-        try:
-            port = int(env.get("CLAWFT_PORT", "8750"))
-        except ValueError:
-            raise ValueError("CLAWFT_PORT must be a port number") from None
-        timeouts = HttpTimeouts(
-            header_timeout_s=_seconds(env, "CLAWFT_HTTP_HEADER_TIMEOUT_S", 10.0),
-            keep_alive_s=_seconds(env, "CLAWFT_HTTP_KEEP_ALIVE_S", 5.0),
-            upload_body_timeout_s=_seconds(env, "CLAWFT_HTTP_UPLOAD_BODY_TIMEOUT_S", 60.0),
-            json_body_timeout_s=_seconds(env, "CLAWFT_HTTP_JSON_BODY_TIMEOUT_S", 10.0),
+        """Every setting, from the environment over the ``CLAWFT_CONFIG`` file. A bad value
+        raises one ``ValueError`` naming the variable and what it must be."""
+        source = SettingsSource.from_environ(os.environ if environ is None else environ)
+        settings = cls.from_source(source)
+        source.check_file_was_read()
+        return settings
+
+    @classmethod
+    def from_source(cls, source: SettingsSource) -> RegistrySettings:
+        """The tree from ``source``; each variable is read exactly once, here or in the
+        ``from_source`` of the sub-tree that owns it."""
+        data_dir = source.path("CLAWFT_DATA_DIR") or Path("registry-data")
+        source.retired(
+            "CLAWFT_HTTP_KEEP_ALIVE_S",
+            use="CLAWFT_HTTP_HEADER_TIMEOUT_S (an idle connection is closed after it)",
+        )
+        http = HttpSettings(
+            workers=source.optional_integer("CLAWFT_WORKERS", low=1, high=256),
+            header_timeout_s=source.seconds("CLAWFT_HTTP_HEADER_TIMEOUT_S", 10.0, high=60.0),
+            upload_body_timeout_s=source.seconds("CLAWFT_HTTP_UPLOAD_BODY_TIMEOUT_S", 60.0),
+            json_body_timeout_s=source.seconds("CLAWFT_HTTP_JSON_BODY_TIMEOUT_S", 10.0),
         )
         return cls(
             data_dir=data_dir,
-            host=env.get("CLAWFT_HOST", "127.0.0.1"),
-            port=port,
-            database=DatabaseSettings.from_env(env, data_dir=data_dir),
-            storage=StorageSettings.from_env(env, default_dir=data_dir / "blobs"),
-            queue=QueueSettings(
-                broker_url=env.get("CLAWFT_BROKER_URL") or None,
-                result_backend=env.get("CLAWFT_RESULT_BACKEND") or None,
+            host=source.matching(
+                "CLAWFT_HOST",
+                r"[A-Za-z0-9.:%\[\]-]+",
+                "a host name or IP address such as 127.0.0.1 or 0.0.0.0",
+                "127.0.0.1",
+            )
+            or "127.0.0.1",
+            port=source.integer("CLAWFT_PORT", 8750, low=1, high=65_535),
+            http=http,
+            database=DatabaseSettings.from_source(source, data_dir=data_dir),
+            storage=StorageSettings.from_source(source, default_dir=data_dir / "blobs"),
+            blob_accel_prefix=source.matching(
+                "CLAWFT_BLOB_ACCEL_PREFIX",
+                BLOB_ACCEL_PREFIX,
+                'a path that starts and ends with "/" of letters, digits, "_", "-" and "/", '
+                "such as /_blobs/",
             ),
-            verifier=verifier,
-            http=timeouts,
-            trust_config=Path(trust) if trust else None,
-            presign_downloads=env.get("CLAWFT_S3_PRESIGN", "") in ("1", "true", "yes"),
-            tuf=TufSettings.from_env(env),
+            worker=WorkerSettings.from_source(source),
+            tuf=TufSettings.from_source(source),
         )
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {text[:40]!r}") from None
-    if not 0 < value <= 3600:
-        raise ValueError(f"{name} must be more than 0 and at most 3600 seconds")
-    return value
-
-
-def _toml_as_env(path: Path) -> dict[str, str]:
-    """A TOML file of ``key = value`` pairs, as ``CLAWFT_KEY`` environment entries."""
-    try:
-        data = loads_toml(path.read_text(encoding="utf-8"), what=str(path))
-    except (OSError, UnicodeDecodeError, Undecodable) as exc:
-        raise ValueError(f"cannot read registry config {path}: {exc}") from None
-    out: dict[str, str] = {}
-    for key, value in data.items():
-        if isinstance(value, dict | list):
-            raise ValueError(f"{path}: {key} must be a plain value")
-        out[f"CLAWFT_{key.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
-    return out

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from client.signing import TrustedPublisher
 from registry.db import Database, PluginVersion, record_verdict, transition
 from registry.domain.publishers.services import trusted_signers
+from registry.metrics import verdict_recorded
 from registry.settings import RegistrySettings
 from registry.storage import BlobNotFound, BlobStore, create_blob_store
 from verifier.pipeline import PluginUpload
@@ -50,7 +51,7 @@ def verification_services(
             database, blobs if blobs is not None else create_blob_store(settings.storage)
         ),
         sink=RegistryVerdictSink(database, on_approved=on_approved),
-        settings=settings.verifier,
+        settings=settings.worker.verifier,
     )
 
 
@@ -133,6 +134,9 @@ class RegistryVerdictSink:
             recorded = record_verdict(
                 session, validate_upload_id(upload_id), report.to_json().decode(), report.verdict
             )
+            row = session.get(PluginVersion, upload_id) if recorded else None
+        if row is not None:
+            verdict_recorded(report, published_at=row.created_at)
         if recorded and report.verdict == "approved" and self.on_approved is not None:
             self.on_approved()
         return recorded

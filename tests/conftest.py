@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +24,12 @@ from client.host import HostSettings, PluginHost
 from client.manifest import MANIFEST_FILE_NAME, load_manifest
 from client.signing import SigstoreInstance
 from infra.sigstore_authority import AuthorityServer, SigningAuthority
+
+# Prometheus multi-process mode, as in a deployment: this process (the registries the tests
+# serve) and every process it starts (workers, `serve`) count their metrics in one directory
+# of its own, which /metrics adds up. Set before anything imports prometheus_client.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="clawft-metrics-")
+atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 ALICE = "alice@example.com"
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,19 +18,18 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from celery import Celery
 
 from verifier.pipeline import sigstore_instance
-from verifier.settings import IsolationLimits, VerifierSettings
+from verifier.settings import VerifierSettings
+from verifier.settings_source import SettingsError, SettingsSource
 from verifier.tasks import VerificationServices, register_verify_upload, services_from_settings
 
 MIB = 1024 * 1024
-_T = TypeVar("_T")
 
 
-class WorkerSettingsError(ValueError):
+class WorkerSettingsError(SettingsError):
     """A worker setting is missing, malformed, or inconsistent with another."""
 
 
@@ -38,10 +37,13 @@ class WorkerSettingsError(ValueError):
 class WorkerSettings:
     """Everything the verifier worker needs, read once at start-up."""
 
-    broker_url: str = "redis://127.0.0.1:6379/0"
-    """Celery broker (``CLAWFT_BROKER_URL``): Redis or Valkey, ``redis://host:port/db``."""
-    result_backend: str = "redis://127.0.0.1:6379/0"
-    """Where task results go (``CLAWFT_RESULT_BACKEND``); verdicts go to the verdict store."""
+    broker_url: str | None = None
+    """Celery broker (``CLAWFT_BROKER_URL``): Redis or Valkey, ``redis://host:port/db``.
+    ``None``: ``serve`` starts an embedded Valkey; ``worker`` and the standalone verifier
+    refuse to start without one."""
+    result_backend: str | None = None
+    """Where task results go (``CLAWFT_RESULT_BACKEND``; ``None``: the broker); verdicts go
+    to the verdict store."""
     soft_time_limit_s: int = 90
     """Seconds after which a task is interrupted (``CLAWFT_TASK_SOFT_TIME_LIMIT_S``).
 
@@ -51,7 +53,8 @@ class WorkerSettings:
     """Seconds after which the worker process running a task is killed
     (``CLAWFT_TASK_TIME_LIMIT_S``); above the soft limit."""
     max_tasks_per_child: int = 50
-    """Tasks a worker process runs before it is replaced (``CLAWFT_WORKER_MAX_TASKS_PER_CHILD``)."""
+    """Tasks a worker process runs before it is replaced
+    (``CLAWFT_WORKER_MAX_TASKS_PER_CHILD``)."""
     visibility_timeout_s: int = 300
     """Seconds before the broker redelivers a message whose worker never acknowledged it
     (``CLAWFT_BROKER_VISIBILITY_TIMEOUT_S``). Must exceed the hard time limit and the longest
@@ -66,9 +69,10 @@ class WorkerSettings:
     retry_backoff_max_s: int = 60
     """Longest retry delay (``CLAWFT_TASK_RETRY_BACKOFF_MAX_S``)."""
     uploads_dir: Path = Path("var/clawft/uploads")
-    """Directory of uploads, one sub-directory per upload id (``CLAWFT_UPLOADS_DIR``)."""
+    """Directory of uploads, one sub-directory per upload id (``CLAWFT_UPLOADS_DIR``; the
+    standalone verifier only: a registry's worker reads its database and blob store)."""
     verdicts_db: Path = Path("var/clawft/verdicts.sqlite3")
-    """SQLite file the verdicts are written to (``CLAWFT_VERDICTS_DB``)."""
+    """SQLite file the verdicts are written to (``CLAWFT_VERDICTS_DB``; standalone only)."""
     verdicts_busy_timeout_s: float = 5.0
     """How long a verdict write waits for a database lock before it counts as unavailable
     and the task is retried (``CLAWFT_VERDICTS_BUSY_TIMEOUT_S``)."""
@@ -81,7 +85,6 @@ class WorkerSettings:
 
     def __post_init__(self) -> None:
         wall = self.verifier.isolation.wall_seconds
-        root = self.verifier.isolation.scratch_root
         problems = [
             (self.time_limit_s <= self.soft_time_limit_s, "CLAWFT_TASK_TIME_LIMIT_S must exceed "
              "CLAWFT_TASK_SOFT_TIME_LIMIT_S"),
@@ -99,12 +102,6 @@ class WorkerSettings:
             (not 1 <= self.retry_backoff_s <= self.retry_backoff_max_s,
              "CLAWFT_TASK_RETRY_BACKOFF_S must be at least 1 and at most the maximum backoff"),
             (self.max_upload_file_bytes < 1, "CLAWFT_MAX_UPLOAD_FILE_BYTES must be positive"),
-            (self.verifier.isolation.scratch_bytes < 0,
-             "CLAWFT_VERIFIER_SCRATCH_BYTES must not be negative"),
-            (self.verifier.isolation.scratch_entries < 0,
-             "CLAWFT_VERIFIER_SCRATCH_ENTRIES must not be negative"),
-            (root is not None and not root.is_dir(),
-             f"CLAWFT_VERIFIER_SCRATCH_DIR ({root}) is not a directory; create it or unset it"),
         ]  # fmt: skip
         failed = [message for broken, message in problems if broken]
         if failed:
@@ -112,77 +109,57 @@ class WorkerSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
-        """Settings from ``CLAWFT_*`` variables; unset ones keep their defaults."""
-        env = os.environ if environ is None else environ
-        d, di = cls(), IsolationLimits()
-        broker = env.get("CLAWFT_BROKER_URL", d.broker_url)
-        isolation = IsolationLimits(
-            cpu_seconds=_get(env, "CLAWFT_VERIFIER_CPU_SECONDS", int, di.cpu_seconds),
-            memory_bytes=_get(env, "CLAWFT_VERIFIER_MEMORY_BYTES", int, di.memory_bytes),
-            wall_seconds=_get(env, "CLAWFT_VERIFIER_WALL_SECONDS", float, di.wall_seconds),
-            scratch_bytes=_get(env, "CLAWFT_VERIFIER_SCRATCH_BYTES", int, di.scratch_bytes),
-            scratch_entries=_get(env, "CLAWFT_VERIFIER_SCRATCH_ENTRIES", int, di.scratch_entries),
-            scratch_root=Path(env["CLAWFT_VERIFIER_SCRATCH_DIR"])
-            if env.get("CLAWFT_VERIFIER_SCRATCH_DIR")
-            else None,
-        )
-        trust_config = env.get("CLAWFT_VERIFIER_TRUST_CONFIG")
-        verifier = VerifierSettings(
-            isolation=isolation,
-            trust_config=Path(trust_config) if trust_config else None,
-            staging=_get(env, "CLAWFT_VERIFIER_STAGING", _boolean, False),
-        )
+        """Settings of the standalone verifier from ``CLAWFT_*`` variables (see
+        :meth:`from_source`); a registry reads them as part of its settings tree."""
+        return cls.from_source(SettingsSource(os.environ if environ is None else environ))
+
+    @classmethod
+    def from_source(cls, source: SettingsSource) -> WorkerSettings:
+        """The worker's settings; unset ones keep their defaults. This is the one place the
+        broker, task and ``CLAWFT_VERIFIER_*`` variables are read, for a registry's
+        ``worker`` and ``serve`` (through :class:`registry.settings.RegistrySettings`) and for
+        the standalone verifier alike."""
+        d = cls()
         return cls(
-            broker_url=broker,
-            result_backend=env.get("CLAWFT_RESULT_BACKEND", broker),
-            soft_time_limit_s=_get(env, "CLAWFT_TASK_SOFT_TIME_LIMIT_S", int, d.soft_time_limit_s),
-            time_limit_s=_get(env, "CLAWFT_TASK_TIME_LIMIT_S", int, d.time_limit_s),
-            max_tasks_per_child=_get(
-                env, "CLAWFT_WORKER_MAX_TASKS_PER_CHILD", int, d.max_tasks_per_child
+            broker_url=source.url("CLAWFT_BROKER_URL"),
+            result_backend=source.url("CLAWFT_RESULT_BACKEND"),
+            soft_time_limit_s=source.integer(
+                "CLAWFT_TASK_SOFT_TIME_LIMIT_S", d.soft_time_limit_s, low=1
             ),
-            visibility_timeout_s=_get(
-                env, "CLAWFT_BROKER_VISIBILITY_TIMEOUT_S", int, d.visibility_timeout_s
+            time_limit_s=source.integer("CLAWFT_TASK_TIME_LIMIT_S", d.time_limit_s, low=1),
+            max_tasks_per_child=source.integer(
+                "CLAWFT_WORKER_MAX_TASKS_PER_CHILD", d.max_tasks_per_child, low=1
             ),
-            restore_interval_s=_get(
-                env, "CLAWFT_BROKER_RESTORE_INTERVAL_S", int, d.restore_interval_s
+            visibility_timeout_s=source.integer(
+                "CLAWFT_BROKER_VISIBILITY_TIMEOUT_S", d.visibility_timeout_s, low=1
             ),
-            max_retries=_get(env, "CLAWFT_TASK_MAX_RETRIES", int, d.max_retries),
-            retry_backoff_s=_get(env, "CLAWFT_TASK_RETRY_BACKOFF_S", int, d.retry_backoff_s),
-            retry_backoff_max_s=_get(
-                env, "CLAWFT_TASK_RETRY_BACKOFF_MAX_S", int, d.retry_backoff_max_s
+            restore_interval_s=source.integer(
+                "CLAWFT_BROKER_RESTORE_INTERVAL_S", d.restore_interval_s, low=1
             ),
-            uploads_dir=Path(env.get("CLAWFT_UPLOADS_DIR", str(d.uploads_dir))),
-            verdicts_db=Path(env.get("CLAWFT_VERDICTS_DB", str(d.verdicts_db))),
-            verdicts_busy_timeout_s=_get(
-                env, "CLAWFT_VERDICTS_BUSY_TIMEOUT_S", float, d.verdicts_busy_timeout_s
+            max_retries=source.integer("CLAWFT_TASK_MAX_RETRIES", d.max_retries, low=0),
+            retry_backoff_s=source.integer("CLAWFT_TASK_RETRY_BACKOFF_S", d.retry_backoff_s, low=1),
+            retry_backoff_max_s=source.integer(
+                "CLAWFT_TASK_RETRY_BACKOFF_MAX_S", d.retry_backoff_max_s, low=1
             ),
-            max_upload_file_bytes=_get(
-                env, "CLAWFT_MAX_UPLOAD_FILE_BYTES", int, d.max_upload_file_bytes
+            uploads_dir=source.path("CLAWFT_UPLOADS_DIR") or d.uploads_dir,
+            verdicts_db=source.path("CLAWFT_VERDICTS_DB") or d.verdicts_db,
+            verdicts_busy_timeout_s=source.seconds(
+                "CLAWFT_VERDICTS_BUSY_TIMEOUT_S", d.verdicts_busy_timeout_s, high=600
             ),
-            verifier=verifier,
+            max_upload_file_bytes=source.integer(
+                "CLAWFT_MAX_UPLOAD_FILE_BYTES", d.max_upload_file_bytes, low=1
+            ),
+            verifier=VerifierSettings.from_source(source),
         )
 
-
-def _get(env: Mapping[str, str], name: str, parse: Callable[[str], _T], default: _T) -> _T:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return parse(raw.strip())
-    except ValueError:
-        kind = getattr(parse, "__name__", "value").lstrip("_")
-        raise WorkerSettingsError(
-            f"{name}={raw!r} is not a valid {kind}; fix or unset it"
-        ) from None
-
-
-def _boolean(raw: str) -> bool:
-    value = raw.lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(raw)
+    @property
+    def broker(self) -> str:
+        """The broker URL; a worker cannot start without one."""
+        if self.broker_url is None:
+            raise WorkerSettingsError(
+                "no broker: set CLAWFT_BROKER_URL (e.g. redis://127.0.0.1:6379/0)"
+            )
+        return self.broker_url
 
 
 def create_celery(
@@ -198,8 +175,8 @@ def create_celery(
     """
     app = Celery("clawft-verifier", set_as_current=False)
     app.conf.update(
-        broker_url=settings.broker_url,
-        result_backend=settings.result_backend,
+        broker_url=settings.broker,
+        result_backend=settings.result_backend or settings.broker,
         # JSON only: a message can never make the worker unpickle attacker-chosen bytes.
         task_serializer="json",
         result_serializer="json",

@@ -7,8 +7,8 @@ client-only install lists them and says what to install.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,14 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--data-dir", type=Path, help="default: $CLAWFT_DATA_DIR or ./registry-data")
     serve.add_argument("--host", help="default: 127.0.0.1")
     serve.add_argument("--port", type=int, help="default: 8750")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        choices=range(1, 257),
+        metavar="N",
+        help="HTTP worker processes (default: $CLAWFT_WORKERS, else 1 embedded and the CPU count "
+        "with a broker of your own)",
+    )
     serve.add_argument("--no-worker", action="store_true", help="do not verify in this process")
     serve.set_defaults(handler=run_serve)
 
@@ -98,7 +106,6 @@ def register(subparsers: Any) -> None:
 def _settings(args: argparse.Namespace) -> Any:
     """Registry settings from ``CLAWFT_*`` (and ``CLAWFT_CONFIG``), then the command's flags."""
     import os
-    from dataclasses import replace
 
     from registry.settings import RegistrySettings
 
@@ -115,23 +122,28 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def run_serve(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
-
         from registry import embedded
-        from registry.app import create_app
-        from registry.serving import uvicorn_config
+        from registry.logs import configure_logging
+        from registry.serving import run_http_server, worker_count
     except ImportError:
         return fail(SERVER_EXTRA, EXIT_USAGE)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
+        configure_logging(celery=True)  # CLAWFT_LOG_FORMAT; task lines carry the request id
         settings = _settings(args)
+        if args.workers is not None:
+            settings = replace(settings, http=replace(settings.http, workers=args.workers))
+        embedded_broker = settings.worker.broker_url is None
         running = embedded.start(settings, with_worker=not args.no_worker)
     except ValueError as exc:
         return fail(str(exc), EXIT_USAGE)
     settings = running.settings
+    workers = worker_count(settings.http, embedded=embedded_broker)
     url = f"http://{settings.host}:{settings.port}"
     data = settings.data_dir
-    print(f"clawft registry on {url}  (data in {data})", file=sys.stderr)
+    print(
+        f"clawft registry on {url}  (data in {data}; {workers} HTTP worker process(es))",
+        file=sys.stderr,
+    )
     if (data / "dev-token").exists():
         print(
             f"development publisher 'dev': token in {data / 'dev-token'}, identity token in "
@@ -140,14 +152,15 @@ def run_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     try:
-        # Stopped from the app's shutdown: after a signal, uvicorn re-raises it once the
-        # server is down, and the process would end before a `finally` could run.
-        app = create_app(settings, services=running.services, on_shutdown=[running.stop])
-        uvicorn.Server(
-            uvicorn_config(app, host=settings.host, port=settings.port, timeouts=settings.http)
-        ).run()
+        run_http_server(
+            settings.http,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            environment=embedded.worker_environment(settings),
+        )
     finally:
-        running.stop()  # when uvicorn fails to start; stopping twice is harmless
+        running.stop()
     return EXIT_OK
 
 
@@ -155,29 +168,19 @@ def run_worker(args: argparse.Namespace) -> int:
     try:
         from registry.db import Database
         from registry.db.migrate import check_at_head
-        from registry.queue import CeleryQueue
-        from registry.tuf.tasks import lazy_tuf_services, register_tuf_tasks
-        from registry.verification import verification_services
-        from verifier.celery_app import WorkerSettings, create_celery
+        from registry.logs import configure_logging
+        from registry.worker import create_worker_app
     except ImportError:
         return fail(SERVER_EXTRA, EXIT_USAGE)
     try:
         settings = _settings(args)
-        worker_settings = WorkerSettings.from_env()
+        configure_logging(celery=True)  # CLAWFT_LOG_FORMAT; task lines carry the request id
+        app = create_worker_app(settings)  # the broker, limits and verifier of the one tree
         probe = Database(settings.database)
         check_at_head(probe.engine)
         probe.dispose()
     except ValueError as exc:
         return fail(str(exc), EXIT_USAGE)
-
-    broker = settings.queue.broker_url or worker_settings.broker_url
-    queue = CeleryQueue(broker, settings.queue.result_backend)
-    # Built in each worker process after the fork: connections are never shared.
-    app = create_celery(
-        worker_settings,
-        services=lambda: verification_services(settings, on_approved=queue.request_publish),
-    )
-    register_tuf_tasks(app, lazy_tuf_services(settings))
     app.Worker(
         concurrency=args.concurrency, pool="prefork", loglevel="INFO", beat=args.beat
     ).start()

@@ -248,6 +248,10 @@ class PluginVersion(Base):
     __tablename__ = "plugin_versions"
     __table_args__ = (
         UniqueConstraint("plugin_id", "version"),
+        # GET /blobs/sha256/{hex} looks a digest up in each of these.
+        Index("ix_plugin_versions_component_sha256", "component_sha256"),
+        Index("ix_plugin_versions_manifest_sha256", "manifest_sha256"),
+        Index("ix_plugin_versions_bundle_sha256", "bundle_sha256"),
         CheckConstraint(_in("status", STATUSES), name="status"),
         CheckConstraint(
             "status IN ('pending', 'verifying') OR verdict_at IS NOT NULL",

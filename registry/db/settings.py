@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from verifier.settings_source import SettingsError, SettingsSource
+
 DEFAULT_FILE_NAME = "registry.db"
 
 
@@ -34,20 +36,19 @@ class DatabaseSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, data_dir: Path) -> DatabaseSettings:
-        url = environ.get("CLAWFT_DATABASE_URL", "").strip()
-        if not url:
-            url = f"sqlite:///{data_dir / DEFAULT_FILE_NAME}"
-        elif url.startswith("postgresql://"):
+        return cls.from_source(SettingsSource(environ), data_dir=data_dir)
+
+    @classmethod
+    def from_source(cls, source: SettingsSource, *, data_dir: Path) -> DatabaseSettings:
+        url = source.text("CLAWFT_DATABASE_URL") or f"sqlite:///{data_dir / DEFAULT_FILE_NAME}"
+        if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         if not url.startswith(("sqlite:///", "postgresql+psycopg://")):
-            raise ValueError(
+            raise SettingsError(
                 "CLAWFT_DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST/DB"
             )
-        pool_size = environ.get("CLAWFT_DATABASE_POOL_SIZE", "5")
-        if not pool_size.isdigit() or int(pool_size) < 1:
-            raise ValueError("CLAWFT_DATABASE_POOL_SIZE must be a positive whole number")
         return cls(
             url=url,
-            echo=environ.get("CLAWFT_DATABASE_ECHO", "").lower() in ("1", "true", "yes"),
-            pool_size=int(pool_size),
+            echo=source.flag("CLAWFT_DATABASE_ECHO"),
+            pool_size=source.integer("CLAWFT_DATABASE_POOL_SIZE", 5, low=1, high=1000),
         )

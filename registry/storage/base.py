@@ -26,6 +26,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from verifier.storage import StorageUnavailable
@@ -193,6 +194,12 @@ class BlobStore(ABC):
     def exists(self, sha256: str) -> bool:
         """Whether the blob is stored."""
         return self.stat(sha256) is not None
+
+    def file_path(self, sha256: str) -> Path | None:
+        """The blob's own file, for a server to send without reading it into Python (ASGI
+        ``http.response.pathsend``), or ``None`` when this store keeps no such file."""
+        validate_sha256(sha256)
+        return None
 
     def presigned_url(
         self, sha256: str, *, expires_s: int | None = None, filename: str | None = None

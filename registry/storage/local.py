@@ -156,6 +156,10 @@ class LocalDirectoryBlobStore(BlobStore):
             raise self._not_a_blob(path)
         return BlobInfo(sha256=sha256, size=status.st_size)
 
+    def file_path(self, sha256: str) -> Path | None:
+        info = self.stat(sha256)
+        return None if info is None else self._blob_dir / info.sha256
+
     def iter_digests(self) -> Iterator[str]:
         try:
             with os.scandir(self._blob_dir) as entries:

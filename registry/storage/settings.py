@@ -12,6 +12,8 @@
     CLAWFT_S3_PREFIX             s3: a key prefix inside the bucket, e.g. "registry/"
     CLAWFT_S3_CREATE_BUCKET      s3: "1" to create a missing bucket on check()
     CLAWFT_S3_PRESIGN            s3: "1" to hand out presigned download URLs
+
+(The README's settings table has them all, with their defaults.)
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from verifier.settings_source import SettingsSource
+
 MIB = 1024 * 1024
 S3_MIN_PART_BYTES = 5 * MIB  # S3 refuses smaller parts (except the last one)
 S3_MAX_PRESIGN_EXPIRES_S = 7 * 24 * 3600  # SigV4's limit
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +110,9 @@ class S3Settings:
             )
         prefix = self.prefix.strip("/")
         if ".." in prefix.split("/") or "\x00" in prefix:
-            raise ValueError(f"S3 prefix {self.prefix!r} may not contain '..' or NUL")
+            raise ValueError(
+                f"S3 prefix {self.prefix!r} may not contain '..' or NUL: fix CLAWFT_S3_PREFIX"
+            )
         object.__setattr__(self, "prefix", f"{prefix}/" if prefix else "")
         if not 1 <= self.presign_expires_s <= S3_MAX_PRESIGN_EXPIRES_S:
             raise ValueError(f"presign_expires_s must be 1-{S3_MAX_PRESIGN_EXPIRES_S} seconds")
@@ -153,44 +157,44 @@ class StorageSettings:
         ``default_dir`` is the blob directory when ``CLAWFT_STORAGE_DIR`` is unset.
         Raises ``ValueError`` naming the variable to set when the configuration is invalid.
         """
-        backend = environ.get("CLAWFT_STORAGE_BACKEND", "local").strip().lower() or "local"
+        return cls.from_source(SettingsSource(environ), default_dir=default_dir)
+
+    @classmethod
+    def from_source(
+        cls, source: SettingsSource, *, default_dir: Path | None = None
+    ) -> StorageSettings:
+        """As :meth:`from_env`. Every variable is read (and checked) whichever the backend."""
+        backend = (source.text("CLAWFT_STORAGE_BACKEND") or "local").lower()
+        root = source.path("CLAWFT_STORAGE_DIR") or default_dir
+        bucket = source.text("CLAWFT_S3_BUCKET")
+        endpoint_url = source.text("CLAWFT_S3_ENDPOINT_URL")
+        region = source.matching(
+            "CLAWFT_S3_REGION", r"[a-z0-9-]+", "a region name such as eu-north-1", "us-east-1"
+        )
+        access_key_id = source.text("CLAWFT_S3_ACCESS_KEY_ID")
+        secret_access_key = source.text("CLAWFT_S3_SECRET_ACCESS_KEY")
+        prefix = source.text("CLAWFT_S3_PREFIX") or ""
+        create_bucket = source.flag("CLAWFT_S3_CREATE_BUCKET")
+        presign_downloads = source.flag("CLAWFT_S3_PRESIGN")
         if backend == "local":
-            directory = environ.get("CLAWFT_STORAGE_DIR", "").strip()
-            root = Path(directory) if directory else default_dir
             if root is None:
                 raise ValueError("the local blob store needs a directory: set CLAWFT_STORAGE_DIR")
             return cls(backend="local", local=LocalStoreSettings(root=root))
-        if backend == "s3":
-            return cls(backend="s3", s3=_s3_from_env(environ))
-        raise ValueError(
-            f"unknown storage backend {backend!r}: set CLAWFT_STORAGE_BACKEND to 'local' or 's3'"
+        if backend != "s3":
+            raise ValueError(
+                f"unknown storage backend {backend!r}: set CLAWFT_STORAGE_BACKEND to 'local' "
+                "or 's3'"
+            )
+        if bucket is None:
+            raise ValueError("the s3 blob store needs a bucket: set CLAWFT_S3_BUCKET")
+        s3 = S3Settings(
+            bucket=bucket,
+            endpoint_url=endpoint_url,
+            region=region or "us-east-1",
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            prefix=prefix,
+            create_bucket=create_bucket,
+            presign_downloads=presign_downloads,
         )
-
-
-def _s3_from_env(environ: Mapping[str, str]) -> S3Settings:
-    def get(name: str) -> str | None:
-        value = environ.get(name, "").strip()
-        return value or None
-
-    bucket = get("CLAWFT_S3_BUCKET")
-    if bucket is None:
-        raise ValueError("the s3 blob store needs a bucket: set CLAWFT_S3_BUCKET")
-    return S3Settings(
-        bucket=bucket,
-        endpoint_url=get("CLAWFT_S3_ENDPOINT_URL"),
-        region=get("CLAWFT_S3_REGION") or "us-east-1",
-        access_key_id=get("CLAWFT_S3_ACCESS_KEY_ID"),
-        secret_access_key=get("CLAWFT_S3_SECRET_ACCESS_KEY"),
-        prefix=get("CLAWFT_S3_PREFIX") or "",
-        create_bucket=_flag(environ, "CLAWFT_S3_CREATE_BUCKET"),
-        presign_downloads=_flag(environ, "CLAWFT_S3_PRESIGN"),
-    )
-
-
-def _flag(environ: Mapping[str, str], name: str) -> bool:
-    value = environ.get(name, "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{name}={value!r} is not a yes/no value: set it to 1 or 0")
+        return cls(backend="s3", s3=s3)

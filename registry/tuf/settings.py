@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from verifier.settings_source import SettingsSource
+
 __all__ = ["DEFAULT_BINS", "TufSettings", "online_key_uri"]
 
 DEFAULT_BINS = 256
@@ -46,12 +48,17 @@ class TufSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TufSettings:
-        text = env.get("CLAWFT_TUF_BINS", str(DEFAULT_BINS))
-        try:
-            bins = int(text)
-        except ValueError:
-            raise ValueError(f"CLAWFT_TUF_BINS must be a power of two, not {text[:20]!r}") from None
-        return cls(bins=bins, online_key_uri=env.get("CLAWFT_TUF_ONLINE_KEY_URI") or None)
+        return cls.from_source(SettingsSource(env))
+
+    @classmethod
+    def from_source(cls, source: SettingsSource) -> TufSettings:
+        bins = source.integer("CLAWFT_TUF_BINS", DEFAULT_BINS, low=2, high=65_536)
+        uri = source.matching(
+            "CLAWFT_TUF_ONLINE_KEY_URI",
+            r"[a-z][a-z0-9+.-]*:\S*",
+            "a signer URI such as file2:/path/to/key.pem or awskms:KEY",
+        )
+        return cls(bins=bins, online_key_uri=uri)
 
 
 def online_key_uri(settings: TufSettings, data_dir: Path) -> str:

@@ -24,6 +24,7 @@ from celery import Celery
 from tuf.api.metadata import Metadata, Root, Timestamp
 
 from registry.db import Database, TufMetadata
+from registry.metrics import timed_tuf_sign
 from registry.settings import RegistrySettings
 from registry.tuf.keys import RepositoryKeys, signer_for
 from registry.tuf.repository import RepositoryMissing, publish_changes, refresh_expiring
@@ -92,7 +93,7 @@ def lazy_tuf_services(settings: RegistrySettings) -> Callable[[], TufServices]:
 
 
 def run_publish(services: TufServices) -> dict[str, Any]:
-    with services.db.session() as session:
+    with timed_tuf_sign("publish"), services.db.session() as session:
         published = publish_changes(session, services.keys, services.settings)
     if published.bins:
         _log.info(
@@ -105,7 +106,7 @@ def run_publish(services: TufServices) -> dict[str, Any]:
 
 
 def run_refresh(services: TufServices) -> dict[str, Any]:
-    with services.db.session() as session:
+    with timed_tuf_sign("refresh"), services.db.session() as session:
         published = refresh_expiring(session, services.keys, services.settings)
     if published.refreshed or published.bins:
         _log.info("TUF: refreshed %s, signed %d bin(s)", published.refreshed, len(published.bins))

@@ -289,7 +289,6 @@ def test_serve_bounds_slow_and_idle_clients_and_keeps_its_secrets_private(
     data, port = tmp_path / "registry-data", free_port()
     timeouts = {
         "CLAWFT_HTTP_HEADER_TIMEOUT_S": "1",
-        "CLAWFT_HTTP_KEEP_ALIVE_S": "1",
         "CLAWFT_HTTP_UPLOAD_BODY_TIMEOUT_S": "1",
     }
     with serving(data, port, env=timeouts) as url:

@@ -37,7 +37,7 @@ from registry.errors import (
     NotFound,
     Unauthorized,
 )
-from registry.ratelimit import RateLimiter, rate_limit
+from registry.ratelimit import Limiter, rate_limit
 
 __all__ = [
     "NAME",
@@ -126,7 +126,7 @@ def create_token(
     days: int,
     description: str,
     parent: Principal | None = None,
-    limiter: RateLimiter | None = None,
+    limiter: Limiter | None = None,
 ) -> TokenCreated:
     """A new token of ``publisher`` for ``namespaces``, valid ``days``.
 
@@ -167,7 +167,7 @@ def create_token(
 
 
 def create_token_for(
-    db: Database, principal: Principal, request: TokenRequest, limiter: RateLimiter
+    db: Database, principal: Principal, request: TokenRequest, limiter: Limiter
 ) -> TokenCreated:
     """The token a token asks for (``POST /api/v1/tokens``): see :func:`create_token`."""
     with db.session() as session:

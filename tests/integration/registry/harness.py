@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,6 @@ from registry.tuf.bootstrap import ensure_embedded_repository
 from registry.tuf.tasks import TufServices, run_publish
 from registry.verification import RegistryUploadSource, RegistryVerdictSink
 from tests.conftest import ALICE, RunningAuthority, S3Endpoint
-from verifier.settings import VerifierSettings
 from verifier.storage import UploadNotFound, UploadUnreadable
 from verifier.tasks import VerificationServices, run_verification
 
@@ -212,7 +211,6 @@ class ProductionStack:
             "CLAWFT_BROKER_URL": broker,
             "CLAWFT_RESULT_BACKEND": broker,
             "CLAWFT_TRUST_CONFIG": str(trust),
-            "CLAWFT_VERIFIER_TRUST_CONFIG": str(trust),
             # The key file the registry fixture creates (ensure_embedded_repository).
             "CLAWFT_TUF_ONLINE_KEY_URI": f"file2:{(data / 'tuf' / 'online.pem').resolve()}",
         }
@@ -374,9 +372,7 @@ def registry(
             cleanups.append(stack.reset)
             data, settings, queue = stack.data, stack.settings, CeleryQueue(stack.broker)
             workers = stack.workers
-        settings = replace(
-            settings, trust_config=trust, verifier=VerifierSettings(trust_config=trust)
-        )
+        settings = settings.with_trust_config(trust)
         services = build_services(settings, queue=queue)
         cleanups.append(services.db.dispose)
         with services.db.session() as session:
@@ -389,7 +385,7 @@ def registry(
         verification = VerificationServices(
             source=RegistryUploadSource(services.db, services.blobs),
             sink=RegistryVerdictSink(services.db, on_approved=queue.request_publish),
-            settings=settings.verifier,
+            settings=settings.worker.verifier,
         )
         url = _serve(create_app(settings, services=services), cleanups)
         yield Registry(

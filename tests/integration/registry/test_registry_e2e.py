@@ -452,8 +452,10 @@ def test_s3_downloads_can_redirect_to_presigned_urls(
         registry.verify_queued()
     store = registry.services.blobs
     assert isinstance(store, S3BlobStore)
-    registry.services.blobs = S3BlobStore(replace(store.settings, presign_downloads=True))
-    registry.services.settings = replace(registry.services.settings, presign_downloads=True)
+    presigning = replace(store.settings, presign_downloads=True)
+    registry.services.blobs = S3BlobStore(presigning)
+    settings = registry.services.settings
+    registry.services.settings = replace(settings, storage=replace(settings.storage, s3=presigning))
     try:
         detail = httpx.get(f"{registry.url}/api/v1/plugins/clawft/hello/versions/0.1.0").json()
         response = httpx.get(registry.url + detail["download"]["component"])

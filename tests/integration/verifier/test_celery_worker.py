@@ -205,7 +205,7 @@ def test_signed_upload_is_checked_against_its_namespace_publishers(
         redis_url,
         13,
         tmp_path / "signed",
-        CLAWFT_VERIFIER_TRUST_CONFIG=str(dev_authority.trust_config_path),
+        CLAWFT_TRUST_CONFIG=str(dev_authority.trust_config_path),
     )
     alice = TrustedPublisher(identity=ALICE, issuer=dev_authority.issuer)
     mallory = TrustedPublisher(identity="mallory@example.com", issuer=dev_authority.issuer)
@@ -421,13 +421,14 @@ def test_worker_settings_come_from_the_environment(tmp_path: Path) -> None:
             "CLAWFT_VERIFIER_SCRATCH_DIR": str(tmp_path),
         }
     )
-    assert settings.result_backend == "redis://127.0.0.1:1/2"
+    assert settings.result_backend is None  # the broker's
     assert settings.uploads_dir == tmp_path
     assert settings.verifier.isolation.wall_seconds == 30.0 and settings.verifier.staging
     assert settings.verifier.isolation.scratch_bytes == 1 << 20
     assert settings.verifier.isolation.scratch_entries == 64
     assert settings.verifier.isolation.scratch_root == tmp_path
     app = create_celery(settings)
+    assert app.conf.result_backend == "redis://127.0.0.1:1/2"
     assert app.conf.worker_max_tasks_per_child == 7
     assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
     assert app.conf.worker_prefetch_multiplier == 1
@@ -443,15 +444,23 @@ def test_worker_settings_come_from_the_environment(tmp_path: Path) -> None:
     [
         (
             {"CLAWFT_TASK_TIME_LIMIT_S": "soon"},
-            "CLAWFT_TASK_TIME_LIMIT_S='soon' is not a valid int",
+            "CLAWFT_TASK_TIME_LIMIT_S must be a whole number of at least 1, not 'soon'",
         ),
         ({"CLAWFT_TASK_SOFT_TIME_LIMIT_S": "30"}, "must exceed the isolation wall-clock limit"),
         ({"CLAWFT_BROKER_VISIBILITY_TIMEOUT_S": "100"}, "delivered twice"),
-        ({"CLAWFT_VERIFIER_STAGING": "maybe"}, "CLAWFT_VERIFIER_STAGING='maybe'"),
-        ({"CLAWFT_VERIFIER_SCRATCH_BYTES": "-1"}, "must not be negative"),
-        ({"CLAWFT_VERIFIER_SCRATCH_ENTRIES": "-1"}, "must not be negative"),
-        ({"CLAWFT_VERIFIER_SCRATCH_ENTRIES": "many"}, "is not a valid int"),
+        (
+            {"CLAWFT_VERIFIER_STAGING": "maybe"},
+            "CLAWFT_VERIFIER_STAGING must be 1, 0, true, false, yes or no, not 'maybe'",
+        ),
+        ({"CLAWFT_VERIFIER_STAGING": "on"}, "CLAWFT_VERIFIER_STAGING must be 1, 0,"),
+        ({"CLAWFT_VERIFIER_SCRATCH_BYTES": "-1"}, "CLAWFT_VERIFIER_SCRATCH_BYTES must be a"),
+        ({"CLAWFT_VERIFIER_SCRATCH_ENTRIES": "-1"}, "of at least 0, not '-1'"),
+        ({"CLAWFT_VERIFIER_SCRATCH_ENTRIES": "many"}, "must be a whole number"),
         ({"CLAWFT_VERIFIER_SCRATCH_DIR": "/no/such/dir"}, "is not a directory"),
+        (
+            {"CLAWFT_VERIFIER_TRUST_CONFIG": "trust.json"},
+            "CLAWFT_VERIFIER_TRUST_CONFIG is no longer read: set CLAWFT_TRUST_CONFIG instead",
+        ),
     ],
 )
 def test_inconsistent_worker_settings_are_refused(env: dict[str, str], message: str) -> None:

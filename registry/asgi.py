@@ -1,0 +1,23 @@
+"""The app of each HTTP worker process of ``serve`` (granian's factory target).
+
+A worker reads its settings from the environment, as every process of the registry does; the
+``serve`` process that started it put there what it decided (the embedded broker's URL, the
+development trust config), so every worker serves the same registry. The worker builds its own
+connections (database, blob store, broker): nothing is shared across processes.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from registry.app import create_app
+from registry.logs import configure_logging
+from registry.settings import RegistrySettings
+
+__all__ = ["create_worker_app"]
+
+
+def create_worker_app() -> Litestar:
+    """The registry app from this process's environment."""
+    configure_logging()
+    return create_app(RegistrySettings.from_env())

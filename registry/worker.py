@@ -1,0 +1,28 @@
+"""The Celery app of ``clawft-registry worker``: the verifier task over the registry's database
+and blob store, and the TUF tasks, built from the one settings tree.
+
+Everything the worker applies (broker, task time limits, the verifier's isolation limits, the
+Sigstore instance) comes from ``settings.worker``; nothing is read from the environment here.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from registry.queue import CeleryQueue
+from registry.settings import RegistrySettings
+from registry.tuf.tasks import lazy_tuf_services, register_tuf_tasks
+from registry.verification import verification_services
+from verifier.celery_app import create_celery
+
+
+def create_worker_app(settings: RegistrySettings) -> Celery:
+    """The worker's app. Raises ``ValueError`` when no broker is set (``CLAWFT_BROKER_URL``)."""
+    queue = CeleryQueue(settings.worker.broker, settings.worker.result_backend)
+    # Built in each worker process after the fork: connections are never shared.
+    app = create_celery(
+        settings.worker,
+        services=lambda: verification_services(settings, on_approved=queue.request_publish),
+    )
+    register_tuf_tasks(app, lazy_tuf_services(settings))
+    return app

@@ -1,0 +1,307 @@
+"""Observability of a running registry, over HTTP: ``/metrics`` counts what was done (in the
+production shape, the worker process's verdicts too), request ids follow an upload into its
+verification task, JSON logs parse, and ``/readyz`` names what is down.
+
+The test session runs in Prometheus multi-process mode (``tests/conftest.py`` sets
+``PROMETHEUS_MULTIPROC_DIR`` for it and every process it starts), as a deployment does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from client.manifest import MANIFEST_FILE_NAME, load_manifest
+from client.registry import RegistryClient, RegistryRequestFailed
+from client.signing import sign_plugin
+from registry import metrics
+from registry.logs import sane_request_id
+from registry.queue import CeleryQueue
+from registry.storage import create_blob_store
+from registry.storage.settings import S3Settings, StorageSettings
+from tests.conftest import RunningAuthority
+from tests.integration.registry.harness import Registry, publish, signed
+
+pytestmark = pytest.mark.network
+
+Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+GENERATED = re.compile(r"[0-9a-f]{32}")
+
+
+def scrape(registry: Registry) -> Series:
+    response = httpx.get(f"{registry.url}/metrics", timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    series: Series = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            series[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return series
+
+
+def value(series: Series, name: str, **labels: str) -> float:
+    return series.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def total(series: Series, name: str) -> float:
+    return sum(v for (n, _), v in series.items() if n == name)
+
+
+def renamed(built: dict[str, Path], name: str, authority: RunningAuthority, dest: Path) -> Path:
+    """The hello example published as ``clawft/<name>``, signed."""
+    plugin = dest / name
+    shutil.copytree(built["hello"], plugin)
+    manifest = load_manifest(plugin / MANIFEST_FILE_NAME)
+    (plugin / MANIFEST_FILE_NAME).write_bytes(
+        msgspec.toml.encode(msgspec.structs.replace(manifest, name=f"clawft/{name}"))
+    )
+    sign_plugin(plugin, instance=authority.instance, identity_token=authority.token())
+    return plugin
+
+
+class _RefusingLimiter:
+    """A publish limiter that is always out of allowance."""
+
+    def acquire(self, key: str) -> float | None:
+        return 30.0
+
+
+def test_metrics_count_what_was_done(
+    registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
+) -> None:
+    before = scrape(registry)
+    client = registry.client()
+    plugin = signed(built, "hello", dev_authority, tmp_path)
+    publish(client, plugin)
+    registry.verify_queued()
+    url = f"{registry.url}/api/v1/plugins/clawft/hello/versions/0.1.0/component"
+    bodies = [httpx.get(url, timeout=10) for _ in range(2)]
+    assert [b.status_code for b in bodies] == [200, 200]
+    size = len(bodies[0].content)
+    assert size == len(next(plugin.glob("*.wasm")).read_bytes())
+    with pytest.raises(RegistryRequestFailed, match="version_exists"):
+        publish(client, plugin)  # refused: versions are immutable
+    limiter = registry.services.publish_limiter
+    registry.services.publish_limiter = _RefusingLimiter()  # type: ignore[assignment]
+    try:
+        again = signed(built, "notes", dev_authority, tmp_path)
+        with pytest.raises(RegistryRequestFailed, match="rate_limited"):
+            publish(client, again)
+    finally:
+        registry.services.publish_limiter = limiter
+    after = scrape(registry)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("clawft_uploads_total", outcome="accepted", reason="") == 1
+    assert delta("clawft_uploads_total", outcome="refused", reason="version_exists") == 1
+    assert delta("clawft_uploads_total", outcome="refused", reason="rate_limited") == 1
+    assert delta("clawft_verdicts_total", verdict="approved", check="") == 1
+    assert total(after, "clawft_verdicts_total") - total(before, "clawft_verdicts_total") == 1
+    assert delta("clawft_verification_latency_seconds_count") == 1
+    assert delta("clawft_downloads_total", kind="component", status="200") == 2
+    assert delta("clawft_download_bytes_total", kind="component") == 2 * size
+    assert delta("clawft_rate_limited_total", route="/api/v1/plugins") == 1
+    assert delta("clawft_tuf_sign_seconds_count", task="publish") >= 1
+    assert value(after, "clawft_verification_queue_depth", state="queued") == 0
+    assert value(after, "clawft_verification_queue_depth", state="sent") == 0
+
+
+def test_metrics_label_values_are_bounded_and_hold_no_secrets(
+    registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
+) -> None:
+    client = registry.client()
+    publish(client, renamed(built, "warmup", dev_authority, tmp_path))
+    registry.verify_queued()
+    httpx.get(f"{registry.url}/api/v1/plugins/clawft/warmup/versions/0.1.0/component")
+    before = scrape(registry)
+    names = [f"cardinality{i}" for i in range(3)]
+    for name in names:
+        publish(client, renamed(built, name, dev_authority, tmp_path))
+    registry.verify_queued()
+    for name in names:
+        url = f"{registry.url}/api/v1/plugins/clawft/{name}/versions/0.1.0/component"
+        assert httpx.get(url, headers={"X-Request-Id": name}).status_code == 200
+    response = httpx.get(f"{registry.url}/metrics", timeout=10)
+    after = scrape(registry)
+    assert set(after) == set(before), "new series appeared: " + repr(set(after) - set(before))
+    assert value(after, "clawft_uploads_total", outcome="accepted", reason="") - value(
+        before, "clawft_uploads_total", outcome="accepted", reason=""
+    ) == len(names)
+    for secret in (registry.token, *names, "warmup"):
+        assert secret not in response.text
+
+
+def _increment_in_another_process(directory: str) -> None:
+    code = (
+        "from registry import metrics\n"
+        "assert metrics.MULTIPROC_DIR is not None\n"
+        "metrics.VERDICTS.labels(verdict='rejected', check='verifier').inc()\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": directory},
+        check=True,
+        timeout=60,
+    )
+
+
+def test_metrics_add_up_every_process(registry: Registry) -> None:
+    directory = metrics.MULTIPROC_DIR
+    assert directory is not None, "the test session runs in multi-process mode"
+    before = scrape(registry)
+    _increment_in_another_process(directory)
+    _increment_in_another_process(directory)
+    metrics.VERDICTS.labels(verdict="rejected", check="verifier").inc()  # this process
+    after = scrape(registry)
+    labels = {"verdict": "rejected", "check": "verifier"}
+    assert (
+        value(after, "clawft_verdicts_total", **labels)
+        - value(before, "clawft_verdicts_total", **labels)
+        == 3
+    )
+
+
+# ----------------------------------------------------------------------------- request ids
+
+
+def test_request_id_is_echoed_and_a_hostile_one_replaced(registry: Registry) -> None:
+    answer = httpx.get(f"{registry.url}/healthz", headers={"X-Request-Id": "abc-123.x_Y"})
+    assert answer.headers["x-request-id"] == "abc-123.x_Y"
+    generated = httpx.get(f"{registry.url}/readyz").headers["x-request-id"]
+    assert GENERATED.fullmatch(generated)
+    unrouted = httpx.get(f"{registry.url}/no/such/route", headers={"X-Request-Id": "r-404"})
+    assert unrouted.status_code == 404 and unrouted.headers["x-request-id"] == "r-404"
+    hostile: list[str | bytes] = [
+        "a" * 10_000,
+        "a" * 65,
+        "<script>alert(1)</script>",
+        "héllo".encode(),
+        "a b",
+        "",
+    ]
+    for given in hostile:
+        echoed = httpx.get(f"{registry.url}/healthz", headers={"X-Request-Id": given})
+        assert echoed.status_code == 200
+        assert GENERATED.fullmatch(echoed.headers["x-request-id"]), given
+    assert sane_request_id("evil\r\nSet-Cookie: x=1") is None
+    # A CR LF cannot be sent inside a header value; folded onto a second line, it is either
+    # refused by the server or replaced.
+    host, port = registry.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: evil\r\n Set-Cookie: a=1\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    assert "set-cookie" not in head.lower()
+    if head.startswith("HTTP/1.1 200"):
+        (line,) = [h for h in head.split("\r\n") if h.lower().startswith("x-request-id:")]
+        assert GENERATED.fullmatch(line.split(":", 1)[1].strip())
+
+
+class _WithRequestId(httpx.HTTPTransport):
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers["X-Request-Id"] = self.request_id
+        return super().handle_request(request)
+
+
+def _log_lines(path: Path) -> Iterator[dict[str, object]]:
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("{"):
+            yield json.loads(line)  # every JSON line parses
+
+
+@pytest.mark.worker_env({"CLAWFT_LOG_FORMAT": "json"})
+@pytest.mark.parametrize("registry", ["production"], indirect=True)
+def test_the_upload_request_id_follows_it_into_the_verification_task(
+    registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
+) -> None:
+    request_id = "publish-7f3a.trace_1"
+    client = RegistryClient(
+        registry.url, token=registry.token, transport=_WithRequestId(request_id)
+    )
+    publish(client, signed(built, "hello", dev_authority, tmp_path))
+    registry.verify_queued()
+    log = registry.data_dir / "worker-0.log"
+    deadline = time.monotonic() + 30
+    while True:
+        lines = list(_log_lines(log))
+        tagged = [line for line in lines if line.get("request_id") == request_id]
+        if tagged or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert lines, log.read_text(errors="replace")[-3000:]
+    for line in lines:
+        assert {"time", "level", "logger", "message", "request_id"} <= set(line)
+    assert any("approved" in str(line["message"]) for line in tagged), lines[-20:]
+    # Lines outside the task carry none, or another request's.
+    assert any(line["request_id"] is None for line in lines)
+
+
+# ----------------------------------------------------------------------------- readiness
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_readyz_names_a_broker_that_is_down(registry: Registry) -> None:
+    assert httpx.get(f"{registry.url}/readyz", timeout=30).status_code == 200
+    queue = registry.services.queue
+    registry.services.queue = CeleryQueue(f"redis://127.0.0.1:{_closed_port()}/0")
+    try:
+        answer = httpx.get(f"{registry.url}/readyz", timeout=30)
+    finally:
+        registry.services.queue = queue
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["database"] == "ok" and body["checks"]["blobs"] == "ok"
+    assert "broker" in body["checks"]["broker"] and "unreachable" in body["checks"]["broker"]
+
+
+def test_readyz_names_a_blob_store_that_is_down(registry: Registry) -> None:
+    blobs = registry.services.blobs
+    missing = StorageSettings(
+        backend="s3",
+        s3=S3Settings(
+            bucket="clawft-missing",
+            endpoint_url=f"http://127.0.0.1:{_closed_port()}",
+            access_key_id="testing",
+            secret_access_key="testing",
+            connect_timeout_s=1.0,
+        ),
+    )
+    registry.services.blobs = create_blob_store(missing)
+    try:
+        answer = httpx.get(f"{registry.url}/readyz", timeout=60)
+    finally:
+        registry.services.blobs = blobs
+    assert answer.status_code == 503
+    checks = answer.json()["checks"]
+    assert checks["database"] == "ok" and checks["broker"] == "ok"
+    assert checks["blobs"] != "ok" and checks["blobs"]
