@@ -1,13 +1,19 @@
-"""Benchmark: downloads from `clawft-registry serve` against the CNCF distribution registry.
+"""Benchmark: downloads from `clawft-registry serve` against static-file servers and the CNCF
+distribution registry.
 
-In one run: start `clawft-registry serve` (embedded default) and Debian's `docker-registry`
-(distribution 2.8) on 127.0.0.1, publish the `hello` example to the first (timing publish →
-approved, median of several versions), upload the same component bytes as a blob to the
-second, then load both download URLs with `wrk` at concurrency 32 for the same duration and
-print requests per second, p50/p99 latency and the throughput ratio.
+In one run, on 127.0.0.1: start `clawft-registry serve` (embedded default: granian, one HTTP
+worker), publish the `hello` example (timing publish → approved, median of several versions),
+then load with `wrk` at concurrency 32, each for the same duration:
 
-Needs Debian's `docker-registry` and `wrk` (`apt-get install docker-registry wrk`); everything
-runs on loopback and stops by itself. Target: at least the distribution registry's throughput.
+* our by-digest route (`/blobs/sha256/<hex>`: granian sends the file) against **nginx** (one
+  worker, `sendfile on`) serving the same file from the same blob directory.
+  Target: ≥ 0.5x nginx.
+* our named route (`…/versions/{v}/component`) against a **bare Litestar handler** returning
+  the same bytes from memory, on granian with one worker. Target: ≥ 0.7x the bare handler.
+* our named route against Debian's `docker-registry` (distribution 2.8) serving the same bytes
+  as a blob. Target: at least its throughput.
+
+Needs `apt-get install docker-registry wrk nginx-light`; everything stops by itself.
 
 Run: ``python bench/registry_download.py [--duration 5] [--connections 32] [--publishes 5]``.
 """
@@ -150,6 +156,62 @@ def publish_latencies(
     return latencies, url + detail["download"]["component"]
 
 
+def _which(tool: str) -> str | None:
+    return shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/usr/local/sbin")
+
+
+@contextmanager
+def nginx_serving(directory: Path, work: Path) -> Iterator[str]:
+    """nginx with one worker and sendfile, serving ``directory`` on a loopback port."""
+    port = free_port()
+    prefix = work / "nginx"
+    (prefix / "logs").mkdir(parents=True, exist_ok=True)
+    config = prefix / "nginx.conf"
+    config.write_text(
+        "daemon off;\nworker_processes 1;\npid nginx.pid;\nerror_log logs/error.log;\n"
+        "events { worker_connections 1024; }\n"
+        "http {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n"
+        "  default_type application/octet-stream;\n"
+        f"  server {{ listen 127.0.0.1:{port}; location / {{ root {directory}; }} }}\n}}\n"
+    )
+    command = [_which("nginx") or "nginx", "-p", str(prefix), "-c", str(config)]
+    with running(command, f"http://127.0.0.1:{port}/", "nginx", work / "nginx.log"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def bare_litestar(blob: Path, work: Path) -> Iterator[str]:
+    """A Litestar app whose one handler returns ``blob``'s bytes from memory, on granian with
+    one worker: what a download costs in Python with no work at all."""
+    port = free_port()
+    (work / "bare_app.py").write_text(
+        "from litestar import Litestar, get\n"
+        f"DATA = open({str(blob)!r}, 'rb').read()\n"
+        "@get('/blob', media_type='application/octet-stream', sync_to_thread=False)\n"
+        "def blob() -> bytes:\n    return DATA\n"
+        "app = Litestar([blob])\n"
+    )
+    granian = str(Path(sys.executable).parent / "granian")
+    command = [
+        granian,
+        "--interface",
+        "asgi",
+        "--http",
+        "1",
+        "--workers",
+        "1",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--working-dir",
+        str(work),
+        "bare_app:app",
+    ]
+    with running(command, f"http://127.0.0.1:{port}/blob", "bare Litestar", work / "bare.log"):
+        yield f"http://127.0.0.1:{port}/blob"
+
+
 def upload_blob(url: str, repository: str, data: bytes) -> str:
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     with httpx.Client(base_url=url, timeout=30) as client:
@@ -172,9 +234,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--publishes", type=int, default=5)
     args = parser.parse_args()
-    for tool in ("docker-registry", "wrk"):
-        if shutil.which(tool) is None:
-            print(f"{tool} is missing: apt-get install docker-registry wrk", file=sys.stderr)
+    for tool in ("docker-registry", "wrk", "nginx"):
+        if _which(tool) is None:
+            print(
+                f"{tool} is missing: apt-get install docker-registry wrk nginx-light",
+                file=sys.stderr,
+            )
             return 2
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -203,22 +268,36 @@ def main() -> int:
             latencies, our_url = publish_latencies(ours, data, plugin, args.publishes, work)
             their_url = upload_blob(theirs, "clawft/hello", component)
             assert httpx.get(our_url).content == httpx.get(their_url).content == component
-            ours_rps, ours_p50, ours_p99 = wrk(
-                our_url, duration=args.duration, connections=args.connections
-            )
-            theirs_rps, theirs_p50, theirs_p99 = wrk(
-                their_url, duration=args.duration, connections=args.connections
-            )
+            digest = hashlib.sha256(component).hexdigest()
+            by_digest = f"{ours}/blobs/sha256/{digest}"
+            assert httpx.get(by_digest).content == component
+            load = {"duration": args.duration, "connections": args.connections}
+            figures = {
+                "serve, by digest": wrk(by_digest, **load),
+                "serve, named": wrk(our_url, **load),
+                "docker-registry": wrk(their_url, **load),
+            }
+        blob_dir = data / "blobs" / "blobs" / "sha256"
+        with nginx_serving(blob_dir, work) as nginx_url:
+            assert httpx.get(f"{nginx_url}/{digest}").content == component
+            figures["nginx, 1 worker"] = wrk(f"{nginx_url}/{digest}", **load)
+        with bare_litestar(blob_dir / digest, work) as bare_url:
+            assert httpx.get(bare_url).content == component
+            figures["bare Litestar"] = wrk(bare_url, **load)
     print(
         f"component: hello ({len(component):,} bytes); concurrency {args.connections}, "
         f"{args.duration} s each, over loopback"
     )
-    for label, (rps, p50, p99) in (
-        ("clawft-registry", (ours_rps, ours_p50, ours_p99)),
-        ("docker-registry", (theirs_rps, theirs_p50, theirs_p99)),
-    ):
+    for label, (rps, p50, p99) in figures.items():
         print(f"{label:<18} {rps:9.0f} req/s   p50 {p50:7.2f} ms   p99 {p99:7.2f} ms")
-    print(f"throughput ratio   {ours_rps / theirs_rps:9.2f}x   (target >= 1.00x)")
+
+    def ratio(ours_label: str, theirs_label: str, target: float) -> None:
+        value = figures[ours_label][0] / figures[theirs_label][0]
+        print(f"{ours_label} / {theirs_label}: {value:.2f}x   (target >= {target:.2f}x)")
+
+    ratio("serve, by digest", "nginx, 1 worker", 0.5)
+    ratio("serve, named", "bare Litestar", 0.7)
+    ratio("serve, named", "docker-registry", 1.0)
     print(
         f"publish -> approved (median of {len(latencies)}): "
         f"{statistics.median(latencies) * 1000:.0f} ms"

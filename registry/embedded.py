@@ -5,6 +5,11 @@ SQLite and a local blob directory under the data directory; an embedded Valkey (
 broker; a verifier worker in this process; and, unless a trust config is given, the local
 Sigstore-compatible authority, with a development publisher whose token is written to
 ``<data dir>/dev-token``. The code paths are the production ones; only the settings differ.
+
+With a broker of its own (``CLAWFT_BROKER_URL``: production), ``serve`` starts none of the
+embedded pieces: no broker, no development authority (without ``CLAWFT_TRUST_CONFIG``, uploads
+are verified against public Sigstore), and no TUF keys: the repository must exist already
+(``clawft-registry admin tuf-init``), and a worker loads the online key it is given.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +40,13 @@ from registry.embedded_broker import (
 from registry.queue import sweep_outbox
 from registry.services import RegistryServices
 from registry.settings import RegistrySettings
-from registry.tuf.bootstrap import ensure_embedded_repository
-from registry.tuf.tasks import REFRESH_INTERVAL_S, TufServices, register_tuf_tasks
+from registry.tuf.bootstrap import ensure_embedded_repository, require_repository
+from registry.tuf.tasks import (
+    REFRESH_INTERVAL_S,
+    TufServices,
+    lazy_tuf_services,
+    register_tuf_tasks,
+)
 from registry.verification import verification_services
 
 _log = logging.getLogger("clawft.registry.serve")
@@ -73,14 +84,15 @@ def start(settings: RegistrySettings, *, with_worker: bool = True) -> Embedded:
     db = Database(settings.database)
     upgrade(db.engine)
     db.dispose()
-    if settings.worker.broker_url is None:
+    production = settings.worker.broker_url is not None
+    if not production:
         stop_orphaned_broker(data / "broker")
         url, stop_broker = start_broker(data / "broker")
         stoppers.append(stop_broker)
         requeue_abandoned(url)
         settings = settings.with_broker(url)
     dev_signer: Signer | None = None
-    if settings.worker.verifier.trust_config is None:
+    if settings.worker.verifier.trust_config is None and not production:
         from infra.sigstore_authority import AuthorityServer, SigningAuthority
 
         authority = SigningAuthority(data / "authority")
@@ -96,7 +108,15 @@ def start(settings: RegistrySettings, *, with_worker: bool = True) -> Embedded:
     stoppers.append(services.db.dispose)
     if dev_signer is not None:
         _bootstrap_dev_publisher(services, data, dev_signer)
-    tuf = TufServices(services.db, ensure_embedded_repository(settings, services.db), settings.tuf)
+    if production:
+        # The operator created the repository (`admin tuf-init`) and holds the offline keys;
+        # the worker loads the online key it is given (CLAWFT_TUF_ONLINE_KEY_URI).
+        require_repository(services.db)
+        tuf = lazy_tuf_services(settings)
+    else:
+        keys = ensure_embedded_repository(settings, services.db)
+        embedded_tuf = TufServices(services.db, keys, settings.tuf)
+        tuf = lambda: embedded_tuf  # noqa: E731 - the one the worker's tasks share
     if with_worker:
         stoppers.append(_start_worker(settings, services, tuf))
     stoppers.append(_start_sweeper(services))
@@ -158,7 +178,9 @@ def _bootstrap_dev_publisher(services: RegistryServices, data: Path, signer: Sig
     _log.warning("development publisher %r created; its token is in %s", DEV_PUBLISHER, path)
 
 
-def _start_worker(settings: RegistrySettings, services: RegistryServices, tuf: TufServices) -> Any:
+def _start_worker(
+    settings: RegistrySettings, services: RegistryServices, tuf: Callable[[], TufServices]
+) -> Any:
     """A Celery worker for clawft.verify_upload and the TUF tasks in a thread of this process
     (solo pool)."""
     from celery.worker import WorkController
@@ -172,7 +194,7 @@ def _start_worker(settings: RegistrySettings, services: RegistryServices, tuf: T
         settings, db=services.db, blobs=services.blobs, on_approved=services.queue.request_publish
     )
     app = create_celery(settings.worker, services=lambda: verification)
-    register_tuf_tasks(app, lambda: tuf)
+    register_tuf_tasks(app, tuf)
     # As Celery's own thread-hosted workers do (celery.contrib.testing.worker): parts of the
     # worker resolve tasks through the default app, which must be this one.
     app.finalize()

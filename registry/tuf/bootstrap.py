@@ -16,7 +16,7 @@ from registry.tuf.keys import RepositoryKeys, embedded_keys
 from registry.tuf.policies import policy_targets
 from registry.tuf.repository import create_repository, publish_changes
 
-__all__ = ["ensure_embedded_repository"]
+__all__ = ["ensure_embedded_repository", "require_repository"]
 
 _log = logging.getLogger("clawft.registry.tuf")
 
@@ -48,3 +48,16 @@ def ensure_embedded_repository(settings: RegistrySettings, db: Database) -> Repo
             root.write_bytes(body.body)
     _log.warning("TUF repository created; its first root (pin it on devices) is %s", root)
     return keys
+
+
+def require_repository(db: Database) -> None:
+    """Refuse to serve a production registry whose database holds no TUF repository: its keys
+    are the operator's to make, never the server's."""
+    with db.session() as session:
+        if session.scalar(sa.select(sa.func.count()).select_from(TufMetadata)):
+            return
+    raise ValueError(
+        "the database holds no TUF repository: create it once with `clawft-registry admin "
+        "tuf-init` (with the root and targets keys you keep offline) before `serve` starts "
+        "with a broker of your own"
+    )
