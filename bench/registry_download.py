@@ -21,6 +21,7 @@ Run: ``python bench/registry_download.py [--duration 5] [--connections 32] [--pu
 from __future__ import annotations
 
 import argparse
+import getpass
 import hashlib
 import os
 import re
@@ -167,8 +168,11 @@ def nginx_serving(directory: Path, work: Path) -> Iterator[str]:
     prefix = work / "nginx"
     (prefix / "logs").mkdir(parents=True, exist_ok=True)
     config = prefix / "nginx.conf"
+    # Its worker reads the files as the user running the benchmark (the temporary directory is
+    # private to that user).
+    user = f"user {getpass.getuser()};\n" if os.geteuid() == 0 else ""
     config.write_text(
-        "daemon off;\nworker_processes 1;\npid nginx.pid;\nerror_log logs/error.log;\n"
+        user + "daemon off;\nworker_processes 1;\npid nginx.pid;\nerror_log logs/error.log;\n"
         "events { worker_connections 1024; }\n"
         "http {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n"
         "  default_type application/octet-stream;\n"

@@ -8,16 +8,18 @@ connections (database, blob store, broker): nothing is shared across processes.
 
 from __future__ import annotations
 
-from litestar import Litestar
-
 from registry.app import create_app
+from registry.fastpath import DownloadFastPath
 from registry.logs import configure_logging
+from registry.services import services_of
 from registry.settings import RegistrySettings
 
 __all__ = ["create_worker_app"]
 
 
-def create_worker_app() -> Litestar:
-    """The registry app from this process's environment."""
+def create_worker_app() -> DownloadFastPath:
+    """The registry app from this process's environment, with cached downloads answered in
+    front of it (:mod:`registry.fastpath`)."""
     configure_logging()
-    return create_app(RegistrySettings.from_env())
+    app = create_app(RegistrySettings.from_env())
+    return DownloadFastPath(app, services_of(app))

@@ -181,8 +181,15 @@ def run_worker(args: argparse.Namespace) -> int:
         probe.dispose()
     except ValueError as exc:
         return fail(str(exc), EXIT_USAGE)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     app.Worker(
-        concurrency=args.concurrency, pool="prefork", loglevel="INFO", beat=args.beat
+        concurrency=args.concurrency,
+        pool="prefork",
+        loglevel="INFO",
+        beat=args.beat,
+        # beat's record of when each periodic task last ran: in the data directory, not in
+        # whatever directory the worker was started from
+        schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     ).start()
     return EXIT_OK
 

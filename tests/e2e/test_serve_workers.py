@@ -89,10 +89,20 @@ def test_two_http_workers_behave_as_one_registry(built: dict[str, Path], tmp_pat
         data_bytes = (plugin / "hello.wasm").read_bytes()
         digest = hashlib.sha256(data_bytes).hexdigest()
         by_digest = f"{url}/blobs/sha256/{digest}"
-        for _ in range(40):  # every worker: the record cached, the file sent by granian
-            assert "clawft-yanked" not in httpx.get(component).headers
-            answer = httpx.get(by_digest, headers={"Connection": "close"})
+        for _ in range(40):  # every worker: found, then answered in front of the app
+            named = httpx.get(component, headers={"Connection": "close"})
+            assert named.status_code == 200 and named.content == data_bytes
+            assert "clawft-yanked" not in named.headers
+            assert named.headers["content-disposition"] == 'attachment; filename="hello.wasm"'
+            answer = httpx.get(by_digest, headers={"Connection": "close", "X-Request-Id": "r-1"})
             assert answer.status_code == 200 and answer.content == data_bytes
+            assert answer.headers["x-request-id"] == "r-1"
+            for either in (named, answer):
+                assert either.headers["etag"] == f'"{digest}"'
+                assert either.headers["content-length"] == str(len(data_bytes))
+                assert either.headers["cache-control"] == "public, max-age=31536000, immutable"
+            ranged = httpx.get(by_digest, headers={"Range": "bytes=0-3"})  # to the app
+            assert ranged.status_code == 206 and ranged.content == data_bytes[:4]
 
         yanked = httpx.post(
             f"{component.removesuffix('/component')}/yank",

@@ -13,9 +13,11 @@ the deployment allows:
 * ``CLAWFT_BLOB_ACCEL_PREFIX`` set (a front proxy such as nginx): an empty ``200`` with
   ``X-Accel-Redirect: <prefix><hex>``; the proxy sends the file, ranges included;
 * an S3 store with presigned downloads: a ``302`` to a presigned URL;
-* a local blob directory, under a server with the ASGI ``http.response.pathsend`` extension
-  (granian): the server sends the file itself;
-* otherwise the bytes, from the download cache or the store.
+* a file small enough for the download cache (1 MB: every plugin file within the upload
+  limits): its bytes, kept in memory after the first request;
+* a larger file in a local blob directory, under a server with the ASGI
+  ``http.response.pathsend`` extension (granian): the server sends the file itself;
+* otherwise the bytes, from the store.
 
 Every answer carries ``ETag`` (the digest), ``Cache-Control: public, max-age=31536000,
 immutable`` (a redirect: a minute, since the URL it names expires), ``Accept-Ranges``; and
@@ -170,7 +172,8 @@ async def _answer(
         await send({"type": "http.response.body", "body": b""})
         return
     cached = services.downloads.blob(digest)
-    if cached is None and "http.response.pathsend" in (scope.get("extensions") or {}):
+    large = size > services.downloads.max_blob_bytes  # small ones are kept in memory
+    if cached is None and large and "http.response.pathsend" in (scope.get("extensions") or {}):
         path = blobs.file_path(digest)
         if path is not None:
             await send({"type": "http.response.pathsend", "path": str(path)})

@@ -1,0 +1,83 @@
+"""The production-shaped registry as processes (infra/stack.py: what docker-compose.yml runs):
+PostgreSQL, Valkey, an S3 endpoint, `serve` on granian with two HTTP workers, two `worker`
+processes and beat. A plugin is published, verified by a worker process, approved, and pulled
+and synced through TUF by a device that pinned the root the operator made offline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import httpx
+
+from infra.stack import production_shape
+from tests.e2e.test_serve import cli
+
+
+def test_publish_verify_pull_and_sync_through_the_production_shape(
+    built: dict[str, Path], tmp_path: Path
+) -> None:
+    plugin = tmp_path / "hello"
+    shutil.copytree(built["hello"], plugin)
+    with production_shape(tmp_path / "stack", http_workers=2, workers=2) as stack:
+        env = {
+            "CLAWFT_REGISTRY_URL": stack.url,
+            "CLAWFT_REGISTRY_TOKEN": stack.token,
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        }
+        trust = stack.trust_config
+        published = cli(
+            "publish",
+            plugin,
+            "--trust-config",
+            trust,
+            "--identity-token",
+            stack.identity_token(),
+            "--wait",
+            "--wait-timeout",
+            "180",
+            env=env,
+        )
+        assert published.returncode == 0, published.stdout + published.stderr
+        assert "clawft/hello 0.1.0: approved" in published.stdout
+        pulled = cli(
+            "pull",
+            "clawft/hello",
+            "--dest",
+            tmp_path / "plugins",
+            "--trust-config",
+            trust,
+            "--root",
+            stack.root,
+            env=env,
+        )
+        assert pulled.returncode == 0, pulled.stderr
+        device = tmp_path / "device"
+        assert cli("sync", "init", "--root", stack.root, "--dest", device, env=env).returncode == 0
+        synced = cli(
+            "sync",
+            "--dest",
+            device,
+            "--select",
+            "clawft",
+            "--trust-config",
+            trust,
+            "--json",
+            env=env,
+        )
+        assert synced.returncode == 0, synced.stderr
+        assert json.loads(synced.stdout)["added"] == [{"name": "clawft/hello", "version": "0.1.0"}]
+        component = (plugin / "hello.wasm").read_bytes()
+        digest = hashlib.sha256(component).hexdigest()
+        answer = httpx.get(f"{stack.url}/blobs/sha256/{digest}")
+        assert answer.status_code == 200 and answer.content == component
+        # The bytes came from the S3 endpoint, not a local directory.
+        assert not (stack.work / "registry-data" / "blobs").exists()
+        ready = httpx.get(f"{stack.url}/readyz").json()
+        assert ready == {
+            "status": "ready",
+            "checks": {"database": "ok", "blobs": "ok", "broker": "ok"},
+        }
