@@ -241,3 +241,26 @@ def _requirements(extras: set[str]) -> set[str]:
 
 def _host(url: str) -> str:
     return url.split("://", 1)[1].rstrip("/")
+
+
+def test_the_stack_the_tests_run_uses_the_settings_the_compose_file_gives(
+    resolved: dict[str, Any], tmp_path: Path
+) -> None:
+    """infra/stack.py (the production shape as processes) sets what the compose file sets for
+    the worker, apart from what only a container needs or the deployment tunes."""
+    from infra.stack import registry_environment
+
+    composed = set(resolved["services"]["worker"].get("environment", {}))
+    ours = set(
+        registry_environment(
+            data=tmp_path,
+            database_url="postgresql+psycopg://db/x",
+            s3_url="http://127.0.0.1:9000",
+            bucket="b",
+            broker_url="redis://127.0.0.1:6379/0",
+            trust=tmp_path / "trust.json",
+        )
+    )
+    tuned = {"CLAWFT_BROKER_VISIBILITY_TIMEOUT_S", "CLAWFT_S3_REGION"}
+    made_here = {"CLAWFT_S3_CREATE_BUCKET", "CLAWFT_RESULT_BACKEND"}  # compose: minio-init
+    assert {n for n in composed if n.startswith("CLAWFT_")} - tuned == ours - made_here
