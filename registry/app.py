@@ -30,6 +30,7 @@ from registry.services import RegistryServices
 from registry.settings import RegistrySettings
 from registry.storage import create_blob_store
 from registry.tuf.controllers import TufController
+from registry.web import template_config, web_handlers
 
 
 def build_services(
@@ -72,7 +73,9 @@ def create_app(
             TokenController,
             TufController,
             blob_download,
+            *web_handlers(built),
         ],
+        template_config=template_config(),
         exception_handlers=error_handlers(),
         state=State({"services": built}),
         dependencies={
@@ -84,5 +87,6 @@ def create_app(
         middleware=[RequestIdMiddleware()],
         openapi_config=openapi_config(),
         request_max_body_size=settings.uploads.max_body_bytes,
-        on_shutdown=[*on_shutdown, built.db.dispose],
+        on_startup=[built.download_counts.start],
+        on_shutdown=[*on_shutdown, built.download_counts.stop, built.db.dispose],
     )

@@ -92,7 +92,10 @@ class DownloadFastPath:
             _OCTETS,
             (b"content-length", str(found.size).encode()),
         ]
-        return await self._send_file(scope, send, part, found.sha256, found.size, headers)
+        sent = await self._send_file(scope, send, part, found.sha256, found.size, headers)
+        if sent and part == Part.COMPONENT:  # counted in memory, as the app's route does
+            self._services.download_counts.add(namespace, name, version)
+        return sent
 
     async def _send_file(
         self,

@@ -14,6 +14,7 @@ from litestar import Litestar
 
 from registry.db import Database, DatabaseUnavailable
 from registry.domain.plugins.digests import DownloadableDigests
+from registry.domain.plugins.download_counts import DownloadCounts
 from registry.domain.plugins.downloads import DownloadCache, DownloadService
 from registry.queue import QueueUnavailable, VerificationQueue
 from registry.ratelimit import Limiter
@@ -34,6 +35,11 @@ class RegistryServices:
     downloads: DownloadCache = field(default_factory=DownloadCache)
     digests: DownloadableDigests = field(default_factory=DownloadableDigests)
     """Digests of downloadable files found so far (``GET /blobs/sha256/{hex}``)."""
+    download_counts: DownloadCounts = field(init=False)
+    """Component downloads counted in this process, written to the database in batches."""
+
+    def __post_init__(self) -> None:
+        self.download_counts = DownloadCounts(self.db)
 
     def readiness(self) -> dict[str, str]:
         """``ok`` or the reason, for the database, the blob store and the broker."""
@@ -52,7 +58,11 @@ class RegistryServices:
 
     def download_service(self) -> DownloadService:
         return DownloadService(
-            self.db, self.blobs, self.downloads, presign=self.settings.presign_downloads
+            self.db,
+            self.blobs,
+            self.downloads,
+            presign=self.settings.presign_downloads,
+            counts=self.download_counts,
         )
 
 

@@ -476,3 +476,17 @@ class TufPublishLock(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
     publishes: Mapped[int] = mapped_column(default=0)
+
+
+class DownloadCount(Base):
+    """How often a version's component was downloaded. Never written per download: each HTTP
+    process counts in memory and adds its counts here in one batched write every few seconds
+    (:mod:`registry.domain.plugins.download_counts`)."""
+
+    __tablename__ = "download_counts"
+    __table_args__ = (CheckConstraint("downloads >= 0", name="downloads"),)
+
+    version_id: Mapped[str] = mapped_column(
+        ForeignKey("plugin_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    downloads: Mapped[int] = mapped_column(default=0)

@@ -19,6 +19,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, Parameter
 from tuf.api.metadata import Root, Timestamp
 
+from client.sync.schemas import CUSTOM_KEY, TargetPart
 from registry.db import TufMetadata, TufTarget
 from registry.errors import NotFound
 from registry.openapi import errors
@@ -113,6 +114,17 @@ def _target_bytes(services: RegistryServices, path: str, sha256: str) -> bytes:
         if row is None or row.removed or row.sha256 != sha256:
             raise NotFound(f"no TUF target {path!r} with sha256 {sha256[:12]}…")
         content, length = row.content, row.length
+        _count_download(services, row.custom)
     if content is not None:
         return content
     return services.blobs.get(sha256, max_bytes=min(length, MAX_TARGET_BYTES))
+
+
+def _count_download(services: RegistryServices, custom: dict[str, object]) -> None:
+    """A device fetching a version's component through TUF (`pull`, `sync`) is a download."""
+    fields = custom.get(CUSTOM_KEY)
+    if not isinstance(fields, dict) or fields.get("part") != TargetPart.COMPONENT:
+        return
+    namespace, _, name = str(fields.get("plugin", "")).partition("/")
+    if namespace and name:
+        services.download_counts.add(namespace, name, str(fields.get("version", "")))

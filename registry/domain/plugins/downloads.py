@@ -27,6 +27,7 @@ from litestar.concurrency import sync_to_thread
 from client.manifest import BUNDLE_SUFFIX, MANIFEST_FILE_NAME
 from registry.db import Database
 from registry.db.models import DOWNLOADABLE, VersionStatus
+from registry.domain.plugins.download_counts import DownloadCounts
 from registry.domain.plugins.versions import require_version
 from registry.errors import NotApproved, NotFound
 from registry.storage import BlobStore
@@ -144,12 +145,20 @@ class DownloadService:
     """Answers downloads of version files: the hot path of every fleet."""
 
     def __init__(
-        self, db: Database, blobs: BlobStore, cache: DownloadCache, *, presign: bool
+        self,
+        db: Database,
+        blobs: BlobStore,
+        cache: DownloadCache,
+        *,
+        presign: bool,
+        counts: DownloadCounts | None = None,
     ) -> None:
         self.db = db
         self.blobs = blobs
         self.cache = cache
         self.presign = presign
+        self.counts = counts
+        """Where component downloads are counted (in memory; see :mod:`.download_counts`)."""
 
     def servable(self, namespace: str, name: str, version: str, part: Part) -> Servable:
         """What may be downloaded of ``part``; NotApproved/NotFound with the reason otherwise."""
@@ -194,6 +203,8 @@ class DownloadService:
             headers["Clawft-Yanked"] = "true"
         if etag_matches(if_none_match, found.sha256):
             return DownloadAnswer(304, headers)
+        if self.counts is not None and key[3] == Part.COMPONENT and not head:
+            self.counts.add(*key[:3])
         if self.presign:
             url = self.blobs.presigned_url(found.sha256, filename=found.filename)
             if url is not None:
