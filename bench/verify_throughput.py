@@ -2,18 +2,18 @@
 on the production-shaped stack (infra/stack.py: PostgreSQL, Valkey, an S3 endpoint, `serve` on
 granian, worker processes with concurrency 1).
 
-In one run: sign N versions of the `hello` example beforehand and publish them while no worker
-runs; then start one worker process and time until every version has its verdict (its start-up
-included); then the same with N new versions and two worker processes. Target on this 2-core
+In one run, for one worker process and then two: start the workers and wait until each
+answers a ping, publish N versions of the `heavy` plugin (~226 KiB near the size budget, each
+version with distinct component bytes, signed beforehand) as fast as the API takes them, and
+time from the first publish until every version has its verdict. Target on this 2-core
 machine: two workers verify at least 1.7x as many per minute.
 
-Run: ``python bench/verify_throughput.py [--versions 12]``.
+Run: ``python bench/verify_throughput.py [--versions 10]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -25,25 +25,32 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._plugins import build_examples, with_custom_section
+from bench._plugins import build_bench_assets, with_custom_section
+from client.registry import RegistryClient
 from infra.stack import CLI, ProductionShape, production_shape
+
+PLUGIN = "clawft/heavy"
 
 
 def signed_versions(
     stack: ProductionShape, plugin: Path, numbers: list[str], work: Path
 ) -> list[Path]:
+    """Copies of ``plugin`` as ``clawft/<name>`` at each version in ``numbers``, each with
+    distinct component bytes (none is judged from another's compiled artifact), signed."""
     copies = []
+    manifest_text = (plugin / "clawft-plugin.toml").read_text()
+    name = plugin.name
     for number in numbers:
-        copy = work / f"hello-{number}"
+        copy = work / f"{name}-{number}"
         shutil.copytree(plugin, copy)
-        # Distinct component bytes: no version is judged from another's compiled artifact.
-        component = copy / "hello.wasm"
+        component = next(copy.glob("*.wasm"))
         component.write_bytes(
             with_custom_section(component.read_bytes(), "clawft-bench", number.encode())
         )
-        manifest = copy / "clawft-plugin.toml"
-        manifest.write_text(
-            manifest.read_text().replace('version = "0.1.0"', f'version = "{number}"')
+        (copy / "clawft-plugin.toml").write_text(
+            manifest_text.replace('version = "0.1.0"', f'version = "{number}"').replace(
+                f'name = "bench/{name}"', f'name = "clawft/{name}"'
+            )
         )
         subprocess.run(
             [
@@ -63,30 +70,38 @@ def signed_versions(
     return copies
 
 
+def wait_for_workers(stack: ProductionShape, count: int) -> None:
+    from celery import Celery
+
+    control = Celery(broker=stack.env["CLAWFT_BROKER_URL"])
+    deadline = time.monotonic() + 120
+    while len(control.control.ping(timeout=1.0) or []) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{count} worker(s) did not answer a ping in 120 s")
+
+
 def verified_per_minute(
     stack: ProductionShape, copies: list[Path], numbers: list[str], workers: int
 ) -> float:
-    """Publish ``copies`` while no worker runs, then start ``workers`` worker processes and
-    time until every version has its verdict."""
-    env = {**os.environ, "CLAWFT_REGISTRY_URL": stack.url, "CLAWFT_REGISTRY_TOKEN": stack.token}
-    for copy in copies:
-        subprocess.run(
-            [str(CLI), "publish", str(copy), "--trust-config", str(stack.trust_config)],
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    started = time.perf_counter()
     for _ in range(workers):
         stack.start_worker(1)
+    wait_for_workers(stack, workers)
+    started = time.perf_counter()
+    with RegistryClient(stack.url, token=stack.token) as client:
+        for copy in copies:
+            component = next(copy.glob("*.wasm"))
+            client.publish(
+                copy / "clawft-plugin.toml",
+                component,
+                component.with_name(component.name + ".sigstore.json"),
+            )
     pending = set(numbers)
-    with httpx.Client(base_url=stack.url, timeout=10) as client:
+    with httpx.Client(base_url=stack.url, timeout=10) as http:
         while pending:
             for number in list(pending):
-                detail = client.get(f"/api/v1/plugins/clawft/hello/versions/{number}").json()
+                detail = http.get(f"/api/v1/plugins/{PLUGIN}/versions/{number}").json()
                 if detail["status"] in ("approved", "rejected"):
-                    assert detail["status"] == "approved", number
+                    assert detail["status"] == "approved", (number, detail)
                     pending.discard(number)
             time.sleep(0.2)
     elapsed = time.perf_counter() - started
@@ -97,11 +112,11 @@ def verified_per_minute(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--versions", type=int, default=16)
+    parser.add_argument("--versions", type=int, default=10)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        plugin = build_examples(work / "plugins")["hello"]
+        plugin = build_bench_assets(work / "plugins")["heavy"]
         with production_shape(work / "stack", http_workers=1, workers=0, beat=False) as stack:
             one_numbers = [f"1.0.{n}" for n in range(args.versions)]
             two_numbers = [f"2.0.{n}" for n in range(args.versions)]
@@ -109,7 +124,7 @@ def main() -> int:
             two = signed_versions(stack, plugin, two_numbers, work)
             with_one = verified_per_minute(stack, one, one_numbers, 1)
             with_two = verified_per_minute(stack, two, two_numbers, 2)
-    print(f"verification throughput, {args.versions} versions of hello each, production shape")
+    print(f"verification throughput, {args.versions} versions of heavy each, production shape")
     print(f"  one worker process   {with_one:6.1f} plugins/min")
     print(f"  two worker processes {with_two:6.1f} plugins/min")
     print(f"  ratio {with_two / with_one:.2f}x   (target >= 1.70x on 2 cores)")
