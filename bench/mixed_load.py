@@ -32,9 +32,10 @@ from infra.stack import ProductionShape, production_shape
 
 
 async def load(
-    stack: ProductionShape, plugin: Path, *, seconds: float, concurrency: int
+    stack: ProductionShape, version: Path, *, seconds: float, concurrency: int
 ) -> tuple[dict[str, list[float]], list[str]]:
-    component = (plugin / "hello.wasm").read_bytes()
+    """``version``: the published 0.1.0, whose files are downloaded."""
+    component = (version / "hello.wasm").read_bytes()
     paths = [
         ("download", "/api/v1/plugins/clawft/hello/versions/0.1.0/component", 0.45),
         ("download", f"/blobs/sha256/{hashlib.sha256(component).hexdigest()}", 0.45),
@@ -106,7 +107,7 @@ def main() -> int:
             )
             started = time.perf_counter()
             latencies, errors = loop.run_until_complete(
-                load(stack, plugin, seconds=args.seconds, concurrency=args.concurrency)
+                load(stack, copies[0], seconds=args.seconds, concurrency=args.concurrency)
             )
             elapsed = time.perf_counter() - started
             published = loop.run_until_complete(with_publishes)

