@@ -48,6 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from registry.db import Database, DatabaseUnavailable, VerificationJob
 from registry.db.models import JobState
 from registry.errors import RegistryError
+from verifier.checks import CHECK_ORDER
 from verifier.report import VerificationReport
 
 __all__ = [
@@ -118,18 +119,7 @@ def _codes(cls: type[RegistryError]) -> set[str]:
 
 ERROR_CODES = frozenset(_codes(RegistryError) | {"method_not_allowed", "error"})
 """Every ``error`` code an answer can carry; anything else is counted as ``other``."""
-CHECK_NAMES = frozenset(
-    {
-        "manifest",
-        "size-budget",
-        "component-structure",
-        "imports",
-        "exports",
-        "behaviour",
-        "signature",
-        "verifier",
-    }
-)
+CHECK_NAMES = frozenset({*CHECK_ORDER, "verifier"})
 """The verifier's checks, in its report (``verifier``: the verifier itself failed)."""
 TUF_TASKS = frozenset({"publish", "refresh"})
 

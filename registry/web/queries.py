@@ -26,7 +26,7 @@ from client.manifest import version_precedence
 from client.registry.schemas import PluginSummary, SearchPage
 from registry.db import Namespace, Plugin, PluginVersion
 from registry.db.models import DownloadCount, VersionStatus
-from registry.domain.plugins.search import MAX_QUERY_CHARS, summaries
+from registry.domain.plugins.search import matching_plugins, summaries
 from registry.errors import NotFound
 
 __all__ = [
@@ -187,26 +187,7 @@ PERMISSION_FILTERS = {
 
 
 def _matching(query: str, namespace: str) -> sa.Select[Any]:
-    pattern = f"%{query.lower()[:MAX_QUERY_CHARS].replace('%', '').replace('_', '')}%"
-    has_approved = (
-        sa.select(PluginVersion.id)
-        .where(
-            PluginVersion.plugin_id == Plugin.id,
-            PluginVersion.status == VersionStatus.APPROVED,
-        )
-        .exists()
-    )
-    matching = (
-        sa.select(Plugin)
-        .join(Namespace)
-        .where(
-            has_approved,
-            sa.or_(
-                sa.func.lower(Namespace.name + "/" + Plugin.name).like(pattern),
-                sa.func.lower(Plugin.description).like(pattern),
-            ),
-        )
-    )
+    matching = matching_plugins(query)
     if namespace:
         matching = matching.where(Namespace.name == namespace)
     return matching

@@ -13,7 +13,7 @@ from client.registry.schemas import PluginSummary, SearchPage
 from registry.db import Database, Namespace, Plugin, PluginVersion
 from registry.db.models import VersionStatus
 
-__all__ = ["search", "summaries"]
+__all__ = ["matching_plugins", "search", "summaries"]
 
 MAX_QUERY_CHARS = 100
 
@@ -42,29 +42,35 @@ def summaries(session: Session, plugins: Sequence[Plugin]) -> list[PluginSummary
     ]
 
 
+def matching_plugins(query: str) -> sa.Select[Plugin]:
+    """Plugins with an approved version whose ``namespace/name`` or description contains
+    ``query`` (case-insensitive; ``%`` and ``_`` are taken literally by dropping them)."""
+    pattern = f"%{query.lower()[:MAX_QUERY_CHARS].replace('%', '').replace('_', '')}%"
+    has_approved = (
+        sa.select(PluginVersion.id)
+        .where(
+            PluginVersion.plugin_id == Plugin.id,
+            PluginVersion.status == VersionStatus.APPROVED,
+        )
+        .exists()
+    )
+    return (
+        sa.select(Plugin)
+        .join(Namespace)
+        .where(
+            has_approved,
+            sa.or_(
+                sa.func.lower(Namespace.name + "/" + Plugin.name).like(pattern),
+                sa.func.lower(Plugin.description).like(pattern),
+            ),
+        )
+    )
+
+
 def search(db: Database, query: str, page: int, per_page: int) -> SearchPage:
     """Approved plugins whose ``namespace/name`` or description contains ``query``."""
-    pattern = f"%{query.lower()[:MAX_QUERY_CHARS].replace('%', '').replace('_', '')}%"
+    matching = matching_plugins(query)
     with db.session() as session:
-        has_approved = (
-            sa.select(PluginVersion.id)
-            .where(
-                PluginVersion.plugin_id == Plugin.id,
-                PluginVersion.status == VersionStatus.APPROVED,
-            )
-            .exists()
-        )
-        matching = (
-            sa.select(Plugin)
-            .join(Namespace)
-            .where(
-                has_approved,
-                sa.or_(
-                    sa.func.lower(Namespace.name + "/" + Plugin.name).like(pattern),
-                    sa.func.lower(Plugin.description).like(pattern),
-                ),
-            )
-        )
         total = session.scalar(sa.select(sa.func.count()).select_from(matching.subquery())) or 0
         rows = session.scalars(
             matching.options(sa.orm.joinedload(Plugin.namespace))
