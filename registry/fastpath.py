@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from registry.domain.plugins.blobs import IMMUTABLE, digest_headers
 from registry.domain.plugins.downloads import Part
 from registry.logs import REQUEST_ID_HEADER, sane_request_id
 from registry.metrics import DOWNLOAD_BYTES, DOWNLOADS
@@ -32,7 +33,6 @@ _NAMED = re.compile(
 )
 _DIGEST = re.compile(r"/blobs/sha256/([0-9a-f]{64})")
 _CONDITIONAL = frozenset({b"range", b"if-none-match", b"if-range", b"if-match"})
-_IMMUTABLE = b"public, max-age=31536000, immutable"
 _OCTETS = (b"content-type", b"application/octet-stream")
 
 
@@ -67,14 +67,7 @@ class DownloadFastPath:
             size = self._services.digests.get(digest)
             if size is None:
                 return False
-            headers = [
-                (b"etag", b'"' + digest.encode() + b'"'),
-                (b"clawft-digest", b"sha256=" + digest.encode()),
-                (b"cache-control", _IMMUTABLE),
-                (b"accept-ranges", b"bytes"),
-                _OCTETS,
-                (b"content-length", str(size).encode()),
-            ]
+            headers = [*digest_headers(digest), _OCTETS, (b"content-length", str(size).encode())]
             return await self._send_file(scope, send, "blob", digest, size, headers)
         match = _NAMED.fullmatch(path)
         if match is None:
@@ -86,7 +79,7 @@ class DownloadFastPath:
         headers = [
             (b"etag", b'"' + found.sha256.encode() + b'"'),
             (b"clawft-digest", b"sha256=" + found.sha256.encode()),
-            (b"cache-control", _IMMUTABLE),
+            (b"cache-control", IMMUTABLE),
             *([(b"clawft-yanked", b"true")] if found.yanked else []),
             (b"content-disposition", f'attachment; filename="{found.filename}"'.encode()),
             _OCTETS,

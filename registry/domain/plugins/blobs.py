@@ -42,7 +42,7 @@ from registry.domain.plugins.downloads import etag_matches
 from registry.errors import error_body
 from registry.services import RegistryServices, services_of
 
-__all__ = ["BLOB_ROUTE", "blob_download", "byte_range"]
+__all__ = ["BLOB_ROUTE", "IMMUTABLE", "blob_download", "byte_range", "digest_headers"]
 
 BLOB_ROUTE = "/blobs/sha256"
 """Mounted: the rest of the path is the digest (a path parameter on a raw ASGI route is
@@ -51,8 +51,18 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 _RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})")
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 """ASGI ``send``, untyped: Litestar's event types know no ``pathsend``."""
-_IMMUTABLE = b"public, max-age=31536000, immutable"
+IMMUTABLE = b"public, max-age=31536000, immutable"
 _REDIRECT_MAX_AGE = b"public, max-age=60"
+
+
+def digest_headers(digest: str) -> list[tuple[bytes, bytes]]:
+    """What every answer for a downloadable ``digest`` carries."""
+    return [
+        (b"etag", b'"' + digest.encode() + b'"'),
+        (b"clawft-digest", b"sha256=" + digest.encode()),
+        (b"cache-control", IMMUTABLE),
+        (b"accept-ranges", b"bytes"),
+    ]
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
@@ -103,12 +113,7 @@ async def blob_download(scope: Scope, receive: Receive, send: Send) -> None:
             return
         digests.remember(digest, size)
     headers = _headers(scope)
-    common = [
-        (b"etag", b'"' + digest.encode() + b'"'),
-        (b"clawft-digest", b"sha256=" + digest.encode()),
-        (b"cache-control", _IMMUTABLE),
-        (b"accept-ranges", b"bytes"),
-    ]
+    common = digest_headers(digest)
     if etag_matches(headers.get("if-none-match"), digest):
         await _start(emit, 304, common)
         await emit({"type": "http.response.body", "body": b""})

@@ -308,7 +308,10 @@ def production_stack(
         stack.close()
 
 
-def _embedded(data: Path) -> tuple[RegistrySettings, VerificationQueue]:
+def embedded_shape(data: Path) -> tuple[RegistrySettings, VerificationQueue]:
+    """The embedded registry's settings (SQLite, local blobs) over a new ``data`` directory,
+    migrated, and a queue whose jobs the test runs."""
+    data.mkdir()
     settings = RegistrySettings(
         data_dir=data,
         database=DatabaseSettings(url=f"sqlite:///{data / 'registry.sqlite3'}"),
@@ -354,8 +357,7 @@ def registry(
         workers: WorkerControl | None = None
         if request.param == "embedded":
             data = tmp_path / "registry-data"
-            data.mkdir()
-            settings, queue = _embedded(data)
+            settings, queue = embedded_shape(data)
         else:
             marker = request.node.get_closest_marker("worker_env")
             if marker is None:
@@ -372,37 +374,52 @@ def registry(
             cleanups.append(stack.reset)
             data, settings, queue = stack.data, stack.settings, CeleryQueue(stack.broker)
             workers = stack.workers
-        settings = settings.with_trust_config(trust)
-        services = build_services(settings, queue=queue)
-        cleanups.append(services.db.dispose)
-        with services.db.session() as session:
-            token = bootstrap_publisher(
-                session, "clawft", ["clawft"], [Signer(ALICE, dev_authority.issuer)], days=30
-            ).token
-        tuf = TufServices(
-            services.db, ensure_embedded_repository(settings, services.db), settings.tuf
-        )
-        verification = VerificationServices(
-            source=RegistryUploadSource(services.db, services.blobs),
-            sink=RegistryVerdictSink(services.db, on_approved=queue.request_publish),
-            settings=settings.worker.verifier,
-        )
-        url = _serve(create_app(settings, services=services), cleanups)
-        yield Registry(
-            url,
-            token,
+        yield serve_registry(
+            settings,
             queue,
-            services,
-            verification,
-            data,
-            request.param,
-            workers,
-            tuf,
-            tmp_path / "client-trust",
+            dev_authority,
+            cleanups,
+            data=data,
+            mode=request.param,
+            workers=workers,
+            client_trust=tmp_path / "client-trust",
         )
     finally:
         for cleanup in reversed(cleanups):
             cleanup()
+
+
+def serve_registry(
+    settings: RegistrySettings,
+    queue: VerificationQueue,
+    dev_authority: RunningAuthority,
+    cleanups: list[Callable[[], None]],
+    *,
+    data: Path,
+    mode: str,
+    workers: WorkerControl | None,
+    client_trust: Path,
+) -> Registry:
+    """Serve the registry ``settings`` describe over HTTP, with the publisher ``clawft`` (its
+    signer ALICE of ``dev_authority``) and its TUF repository; what it starts is stopped by
+    ``cleanups``."""
+    settings = settings.with_trust_config(dev_authority.trust_config_path)
+    services = build_services(settings, queue=queue)
+    cleanups.append(services.db.dispose)
+    with services.db.session() as session:
+        token = bootstrap_publisher(
+            session, "clawft", ["clawft"], [Signer(ALICE, dev_authority.issuer)], days=30
+        ).token
+    tuf = TufServices(services.db, ensure_embedded_repository(settings, services.db), settings.tuf)
+    verification = VerificationServices(
+        source=RegistryUploadSource(services.db, services.blobs),
+        sink=RegistryVerdictSink(services.db, on_approved=queue.request_publish),
+        settings=settings.worker.verifier,
+    )
+    url = _serve(create_app(settings, services=services), cleanups)
+    return Registry(
+        url, token, queue, services, verification, data, mode, workers, tuf, client_trust
+    )
 
 
 def signed(built: dict[str, Path], name: str, authority: RunningAuthority, dest: Path) -> Path:

@@ -15,15 +15,14 @@ from pathlib import Path
 import pytest
 
 from client.signing import sign_plugin
-from registry.app import build_services, create_app
-from registry.domain.publishers.schemas import Signer
-from registry.domain.publishers.services import bootstrap_publisher
-from registry.tuf.bootstrap import ensure_embedded_repository
-from registry.tuf.tasks import TufServices
-from registry.verification import RegistryUploadSource, RegistryVerdictSink
-from tests.conftest import ALICE, RunningAuthority
-from tests.integration.registry.harness import Registry, _embedded, _serve, publish, signed
-from verifier.tasks import VerificationServices
+from tests.conftest import RunningAuthority
+from tests.integration.registry.harness import (
+    Registry,
+    embedded_shape,
+    publish,
+    serve_registry,
+    signed,
+)
 
 HOSTILE_HTML = (
     '<script>window.__pwned = 1</script><img src="x" onerror="window.__pwned = 2">'
@@ -89,28 +88,18 @@ def marketplace(
 ) -> Iterator[Marketplace]:
     tmp = tmp_path_factory.mktemp("marketplace")
     data = tmp / "registry-data"
-    data.mkdir()
     cleanups: list[Callable[[], None]] = []
     try:
-        settings, queue = _embedded(data)
-        settings = settings.with_trust_config(dev_authority.trust_config_path)
-        services = build_services(settings, queue=queue)
-        cleanups.append(services.db.dispose)
-        with services.db.session() as session:
-            token = bootstrap_publisher(
-                session, "clawft", ["clawft"], [Signer(ALICE, dev_authority.issuer)], days=30
-            ).token
-        tuf = TufServices(
-            services.db, ensure_embedded_repository(settings, services.db), settings.tuf
-        )
-        verification = VerificationServices(
-            source=RegistryUploadSource(services.db, services.blobs),
-            sink=RegistryVerdictSink(services.db, on_approved=queue.request_publish),
-            settings=settings.worker.verifier,
-        )
-        url = _serve(create_app(settings, services=services), cleanups)
-        registry = Registry(
-            url, token, queue, services, verification, data, "embedded", None, tuf, tmp / "trust"
+        settings, queue = embedded_shape(data)
+        registry = serve_registry(
+            settings,
+            queue,
+            dev_authority,
+            cleanups,
+            data=data,
+            mode="embedded",
+            workers=None,
+            client_trust=tmp / "trust",
         )
         _publish_content(registry, built, dev_authority, tmp / "src")
         yield Marketplace(registry)
