@@ -20,8 +20,12 @@ import multiprocessing
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["HttpSettings", "run_http_server", "worker_count"]
+if TYPE_CHECKING:
+    from granian.constants import Loops
+
+__all__ = ["HttpSettings", "event_loop", "run_http_server", "worker_count"]
 
 MAX_HEADER_TIMEOUT_MS = 60_000
 """The longest header timeout granian takes."""
@@ -55,6 +59,20 @@ def worker_count(settings: HttpSettings, *, embedded: bool) -> int:
     return 1 if embedded else max(1, os.cpu_count() or 1)
 
 
+def event_loop() -> Loops:
+    """uvloop where it is installed (the ``server`` extra brings it), else asyncio's own: named,
+    never granian's "auto", which would take any other loop that happens to be installed. The
+    download fast path spends most of its time in the loop: uvloop answers about 1.5 times as
+    many downloads per second (``bench/registry_download.py``)."""
+    from granian.constants import Loops
+
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return Loops.asyncio
+    return Loops.uvloop
+
+
 def run_http_server(
     settings: HttpSettings,
     *,
@@ -83,6 +101,7 @@ def run_http_server(
         http=HTTPModes.http1,
         workers=workers,
         factory=True,
+        loop=event_loop(),
         http1_settings=HTTP1Settings(header_read_timeout=header_ms, keep_alive=True),
         respawn_failed_workers=True,
         workers_kill_timeout=30,
