@@ -161,6 +161,12 @@ def production_shape(
             trust=trust,
         )
         (work / "registry-data").mkdir(exist_ok=True)
+        # /metrics adds up every process of the stack: one machine, one directory for all
+        # (README: "Observability"), empty at the start as prometheus-client needs.
+        metrics = work / "metrics"
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
         usb = work / "offline-keys"
         root = work / "1.root.json"
         _admin(env, "migrate")

@@ -56,6 +56,7 @@ __all__ = [
     "MetricsController",
     "count_answers",
     "exposition",
+    "mark_download",
     "timed_tuf_sign",
     "verdict_recorded",
 ]
@@ -155,8 +156,19 @@ _LENGTH_KEY = "clawft_metrics_length"
 _MAX_ERROR_BODY = 16 * 1024
 
 
+_KIND_KEY = "clawft_download_kind"
+
+
+def mark_download(scope: Scope, kind: str) -> None:
+    """Name what a raw ASGI handler answers (a mount has no path template to tell it by)."""
+    scope.setdefault("state", {})[_KIND_KEY] = kind
+
+
 def _kind(scope: Scope) -> str | None:
     """``component``, ``manifest``, ``bundle``, ``tuf``, ``blob``: what a download is of."""
+    marked = scope.get("state", {}).get(_KIND_KEY)
+    if isinstance(marked, str):
+        return marked
     template = str(scope.get("path_template", ""))
     if template.startswith("/tuf/"):
         return "tuf"
@@ -186,7 +198,8 @@ async def count_answers(message: Message, scope: Scope) -> None:
             DOWNLOADS.labels(kind=kind, status=str(status)).inc()
         elif publish and status < 400:
             UPLOADS.labels(outcome="accepted", reason="").inc()
-        state[_STATE_KEY] = (kind if method == "GET" else None, publish and status >= 400)
+        sends_file = method == "GET" and status in (200, 206)  # not an error's body
+        state[_STATE_KEY] = (kind if sends_file else None, publish and status >= 400)
         state[_LENGTH_KEY] = next(
             (
                 value

@@ -11,9 +11,21 @@ import shutil
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from infra.stack import production_shape
 from tests.e2e.test_serve import cli
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of ``/metrics``, by name and sorted labels."""
+    response = httpx.get(f"{url}/metrics", timeout=10)
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
 
 
 def test_publish_verify_pull_and_sync_through_the_production_shape(
@@ -76,6 +88,13 @@ def test_publish_verify_pull_and_sync_through_the_production_shape(
         assert answer.status_code == 200 and answer.content == component
         # The bytes came from the S3 endpoint, not a local directory.
         assert not (stack.work / "registry-data" / "blobs").exists()
+        # /metrics counts what was done, whichever HTTP worker answers, the verdict recorded by
+        # a worker process included.
+        for _ in range(2 * stack.http_workers):
+            series = scrape(stack.url)
+            assert series[("clawft_uploads_total", (("outcome", "accepted"), ("reason", "")))] == 1
+            assert series[("clawft_verdicts_total", (("check", ""), ("verdict", "approved")))] == 1
+            assert series[("clawft_downloads_total", (("kind", "blob"), ("status", "200")))] == 1
         ready = httpx.get(f"{stack.url}/readyz").json()
         assert ready == {
             "status": "ready",

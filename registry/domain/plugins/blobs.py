@@ -40,6 +40,7 @@ from litestar.types import Receive, Scope, Send
 from registry.domain.plugins.digests import DownloadableDigests
 from registry.domain.plugins.downloads import etag_matches
 from registry.errors import error_body
+from registry.metrics import mark_download
 from registry.services import RegistryServices, services_of
 
 __all__ = ["BLOB_ROUTE", "IMMUTABLE", "blob_download", "byte_range", "digest_headers"]
@@ -93,6 +94,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
 @asgi(BLOB_ROUTE, is_mount=True, is_static=True, copy_scope=False, include_in_schema=False)
 async def blob_download(scope: Scope, receive: Receive, send: Send) -> None:
     """A downloadable file by its sha256 (see the module)."""
+    mark_download(scope, "blob")  # counted by registry.metrics.count_answers
     emit = cast("Emit", send)
     method = scope.get("method", "GET")
     if method not in ("GET", "HEAD"):

@@ -8,6 +8,7 @@ The test session runs in Prometheus multi-process mode (``tests/conftest.py`` se
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -92,6 +93,10 @@ def test_metrics_count_what_was_done(
     assert [b.status_code for b in bodies] == [200, 200]
     size = len(bodies[0].content)
     assert size == len(next(plugin.glob("*.wasm")).read_bytes())
+    digest = hashlib.sha256(bodies[0].content).hexdigest()
+    by_digest = httpx.get(f"{registry.url}/blobs/sha256/{digest}", timeout=10)
+    assert by_digest.status_code == 200 and by_digest.content == bodies[0].content
+    assert httpx.get(f"{registry.url}/blobs/sha256/{'0' * 64}").status_code == 404
     with pytest.raises(RegistryRequestFailed, match="version_exists"):
         publish(client, plugin)  # refused: versions are immutable
     limiter = registry.services.publish_limiter
@@ -115,6 +120,9 @@ def test_metrics_count_what_was_done(
     assert delta("clawft_verification_latency_seconds_count") == 1
     assert delta("clawft_downloads_total", kind="component", status="200") == 2
     assert delta("clawft_download_bytes_total", kind="component") == 2 * size
+    assert delta("clawft_downloads_total", kind="blob", status="200") == 1
+    assert delta("clawft_downloads_total", kind="blob", status="404") == 1
+    assert delta("clawft_download_bytes_total", kind="blob") == size
     assert delta("clawft_rate_limited_total", route="/api/v1/plugins") == 1
     assert delta("clawft_tuf_sign_seconds_count", task="publish") >= 1
     assert value(after, "clawft_verification_queue_depth", state="queued") == 0
