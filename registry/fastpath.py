@@ -65,11 +65,13 @@ class DownloadFastPath:
         if self._enabled and scope["type"] == "http" and scope["method"] == "GET":
             answer = self._answer_for(scope["path"])
             if answer is not None and "http.response.pathsend" in (scope.get("extensions") or {}):
-                request_id = None
+                request_id: str | None = None
+                given = False  # the first X-Request-Id counts, as in the app
                 for name, value in scope["headers"]:
                     if name in _CONDITIONAL:
                         break
-                    if name == b"x-request-id":
+                    if name == b"x-request-id" and not given:
+                        given = True
                         request_id = sane_request_id(value.decode("latin-1"))
                 else:
                     if await self._send(answer, request_id, send):
@@ -147,7 +149,8 @@ class DownloadFastPath:
         return True
 
 
-_MAX_ANSWERS = 100_000
+_MAX_ANSWERS = 10_000
+"""Answers kept per kind (about 1 KB each); past it, all are dropped and built again."""
 _REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
 
 

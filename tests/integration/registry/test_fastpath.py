@@ -174,6 +174,8 @@ def test_request_ids(registry: Registry, hello: dict[str, bytes]) -> None:
         return answered(call(fast, scope_of(path, headers=headers)))[1]["x-request-id"]
 
     assert request_id(b"deploy-42.a_b") == "deploy-42.a_b"
+    twice = [(b"x-request-id", b"first"), (b"x-request-id", b"second")]
+    assert answered(call(fast, scope_of(path, headers=twice)))[1]["x-request-id"] == "first"
     fresh = {request_id(None) for _ in range(1000)}
     for hostile in (
         b"",
