@@ -429,6 +429,21 @@ def signed(built: dict[str, Path], name: str, authority: RunningAuthority, dest:
     return plugin
 
 
+def approved_hello(
+    registry: Registry, built: dict[str, Path], authority: RunningAuthority, dest: Path
+) -> dict[str, bytes]:
+    """Publish the ``hello`` example (0.1.0) and verify it: its approved files, by part."""
+    plugin = signed(built, "hello", authority, dest)
+    with registry.client() as client:
+        publish(client, plugin)
+        registry.verify_queued()
+    return {
+        "component": (plugin / "hello.wasm").read_bytes(),
+        "manifest": (plugin / "clawft-plugin.toml").read_bytes(),
+        "bundle": (plugin / "hello.wasm.sigstore.json").read_bytes(),
+    }
+
+
 def publish(client: RegistryClient, plugin: Path) -> None:
     component = next(plugin.glob("*.wasm"))
     client.publish(

@@ -14,24 +14,19 @@ import pytest
 
 from client.signing import sign_plugin
 from tests.conftest import RunningAuthority
-from tests.integration.registry.harness import Registry, publish, signed, variant
+from tests.integration.registry.harness import (
+    Registry,
+    approved_hello,
+    publish,
+    variant,
+)
 
 
 def approved_files(
     registry: Registry, built: dict[str, Path], authority: RunningAuthority, tmp_path: Path
 ) -> dict[str, bytes]:
-    plugin = signed(built, "hello", authority, tmp_path / "src")
-    with registry.client() as client:
-        publish(client, plugin)
-        registry.verify_queued()
-    return {
-        hashlib.sha256(data).hexdigest(): data
-        for data in (
-            (plugin / "hello.wasm").read_bytes(),
-            (plugin / "clawft-plugin.toml").read_bytes(),
-            (plugin / "hello.wasm.sigstore.json").read_bytes(),
-        )
-    }
+    files = approved_hello(registry, built, authority, tmp_path / "src")
+    return {hashlib.sha256(data).hexdigest(): data for data in files.values()}
 
 
 def test_every_file_of_an_approved_version_is_served_by_digest(

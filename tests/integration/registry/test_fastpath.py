@@ -19,7 +19,7 @@ import pytest
 
 from registry.fastpath import TALLY_DELAY_S, DownloadFastPath
 from tests.conftest import RunningAuthority
-from tests.integration.registry.harness import Registry, publish, signed
+from tests.integration.registry.harness import Registry, approved_hello
 from tests.integration.registry.test_observability import scrape, value
 
 pytestmark = [
@@ -87,15 +87,7 @@ def hello(
     registry: Registry, built: dict[str, Path], dev_authority: RunningAuthority, tmp_path: Path
 ) -> dict[str, bytes]:
     """The files of an approved ``clawft/hello`` 0.1.0, by part."""
-    plugin = signed(built, "hello", dev_authority, tmp_path / "src")
-    with registry.client() as client:
-        publish(client, plugin)
-        registry.verify_queued()
-    return {
-        "component": (plugin / "hello.wasm").read_bytes(),
-        "manifest": (plugin / "clawft-plugin.toml").read_bytes(),
-        "bundle": (plugin / "hello.wasm.sigstore.json").read_bytes(),
-    }
+    return approved_hello(registry, built, dev_authority, tmp_path / "src")
 
 
 def test_the_fast_answer_is_the_apps_answer(registry: Registry, hello: dict[str, bytes]) -> None:
