@@ -32,7 +32,7 @@ from registry.logs import REQUEST_ID_HEADER, sane_request_id
 from registry.metrics import DOWNLOAD_BYTES, DOWNLOADS
 from registry.services import RegistryServices
 
-__all__ = ["DownloadFastPath"]
+__all__ = ["TALLY_DELAY_S", "DownloadFastPath"]
 
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 _NAMED = re.compile(
@@ -76,7 +76,18 @@ class DownloadFastPath:
                 else:
                     if await self._send(answer, request_id, send):
                         return
+        elif scope["type"] == "lifespan":
+            await self.app(scope, receive, self._flushing_at_shutdown(send))
+            return
         await self.app(scope, receive, send)
+
+    def _flushing_at_shutdown(self, send: Any) -> Any:
+        async def sending(message: Any) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                self._tally.flush()
+            await send(message)
+
+        return sending
 
     def _answer_for(self, path: str) -> _Answer | None:
         if path.startswith(_BLOB):
@@ -183,7 +194,8 @@ class _Tally:
     """The download metrics of fast answers, added up in memory and passed to
     prometheus-client at most once a second (in multi-process mode each increment is a locked
     write to a shared file, a noticeable part of a fast answer's cost): ``/metrics`` shows them
-    within :data:`TALLY_DELAY_S`. Used from one thread (granian's event loop)."""
+    within :data:`TALLY_DELAY_S`, and a worker that stops passes on what it holds at the end of
+    the app's lifespan. Used from one thread (granian's event loop)."""
 
     def __init__(self) -> None:
         self._pending: dict[str, list[int]] = {}

@@ -214,3 +214,52 @@ def test_fast_answers_reach_the_metrics_within_the_tally_delay(
     for _ in range(3):
         call(fast, scope_of(path))
     assert counted() == (before[0] + 7, before[1] + 7 * size)
+
+
+def test_a_stopping_worker_passes_on_what_it_tallied(
+    registry: Registry, hello: dict[str, bytes]
+) -> None:
+    """At the end of the app's lifespan (granian stopping a worker), the counts not yet
+    passed on reach the metrics, however recent."""
+    path = NAMED.format(part="manifest")
+    size = len(hello["manifest"])
+    assert httpx.get(registry.url + path).status_code == 200
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            raise AssertionError("the fast path should have answered")
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+
+    fast = DownloadFastPath(app, registry.services)
+
+    def counted() -> tuple[float, float]:
+        series = scrape(registry)
+        return (
+            value(series, "clawft_downloads_total", kind="manifest", status="200"),
+            value(series, "clawft_download_bytes_total", kind="manifest"),
+        )
+
+    before = counted()
+
+    async def serve_then_stop() -> list[str]:
+        events: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        sent: list[str] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message["type"])
+
+        lifespan = asyncio.create_task(fast({"type": "lifespan"}, events.get, send))
+        await events.put({"type": "lifespan.startup"})
+        for _ in range(3):
+            await fast(scope_of(path), None, send)
+        await events.put({"type": "lifespan.shutdown"})
+        await lifespan
+        return sent
+
+    sent = asyncio.run(serve_then_stop())
+    lifespan = [event for event in sent if event.startswith("lifespan.")]
+    assert lifespan == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert sent.count("http.response.start") == 3
+    assert counted() == (before[0] + 3, before[1] + 3 * size)
