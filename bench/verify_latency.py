@@ -7,8 +7,8 @@ child, imports, exports, behaviour; no signature). Median of N runs each; the th
 by run, and the median of the run-by-run ratios is printed too (it is steadier on a machine
 whose speed drifts). Target: <= 1.5x.
 
-A second baseline compiles with the verifier's own engine configuration (fuel metering, no
-optimiser): the ratio against it is what the checks, the isolation child and the sandbox add.
+A second baseline compiles with the verifier's own engine configuration (fuel metering, Winch
+on one thread): the ratio against it is what the checks, the isolation child and the sandbox add.
 
 The plugin is an example (``hello``, ``notes``, ``fetch``) or one of the benchmark's own
 (``heavy``: ~226 KiB of generated code near the size budget, built from ``bench/assets``; a

@@ -50,12 +50,22 @@ UNBOUNDED_BUDGET = SizeBudget(
 )
 
 
-# Verification compiles every upload once and runs it briefly: Cranelift's optimiser would cost
-# more than it saves, nothing here unwinds natively through wasm frames, and the call watchdog
-# stands in for epoch interruption. Fuel, memory and table limits, the timeouts and the host
-# functions, the sandbox itself, are the edge's.
+# Verification compiles every upload once and runs it briefly. Winch, wasmtime's baseline
+# compiler, compiles in about half the CPU of Cranelift (with its optimiser off), on one core:
+# a worker's verification takes one core, so workers (and Celery's concurrency) add up, instead
+# of each compile spreading over every core and the verifications queueing behind one another.
+# Nothing here unwinds natively through wasm frames, and the call watchdog stands in for epoch
+# interruption. Fuel, memory and table limits, the timeouts and the host functions, the
+# sandbox itself, are the edge's. Fuel is metered a little differently: Cranelift charges bulk
+# memory and table operations (memory.fill, table.grow, ...) per byte or element, Winch
+# (wasmtime 50) at a flat cost, so a call's reported fuel is close to a device's, not equal.
+# tests/integration/verifier/test_compilers.py holds the two compilers to the same behaviour.
 VERIFIER_ENGINE = EngineOptions(
-    cranelift_opt_level="none", native_unwind_info=False, epoch_interruption=False
+    cranelift_opt_level="none",
+    native_unwind_info=False,
+    epoch_interruption=False,
+    compiler="winch",
+    parallel_compilation=False,
 )
 
 

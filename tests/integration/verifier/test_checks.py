@@ -238,13 +238,13 @@ def test_truncated_component(built: dict[str, Path], analyser: IsolatedAnalyser)
     assert not passed and "not a valid WebAssembly component" in got
 
 
-def huge_function_component(statements: int) -> bytes:
+def huge_function_component(statements: int, functions: int = 1) -> bytes:
     body = "\n".join(
         f"(local.set 0 (i32.add (local.get 0) (i32.const {i})))" for i in range(statements)
     )
+    funcs = " ".join(f'(func (export "f{n}") (local i32) {body})' for n in range(functions))
     return wasmtime.wat2wasm(
-        f'(component (core module $m (func (export "f") (local i32) {body})) '
-        "(core instance (instantiate $m)))"
+        f"(component (core module $m {funcs}) (core instance (instantiate $m)))"
     )
 
 
@@ -303,7 +303,8 @@ def test_memory_limit_of_the_child(built: dict[str, Path]) -> None:
     try:
         upload = PluginUpload(
             manifest=b'name = "test/huge"\nversion = "0.1.0"\ncomponent = "h.wasm"\n',
-            component=huge_function_component(200_000),
+            # Winch compiles one such function within the limit: three need more.
+            component=huge_function_component(200_000, functions=3),
             component_name="h.wasm",
         )
         passed, reason = check(

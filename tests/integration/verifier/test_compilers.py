@@ -1,0 +1,107 @@
+"""The verifier compiles with Winch; devices run what Cranelift compiles. Every example and
+hostile plugin must behave the same under both: the same answers, errors and traps for
+describe(), its test vectors and a probe of each tool, so a verdict predicts the device."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import pytest
+import wasmtime
+from wasmtime.component import Component
+
+from client.host import HostError, HostSettings, HttpPolicy, PluginHost
+from client.host.engine import EngineOptions, PluginEngine
+from client.host.tools import parse_describe
+from client.manifest import MANIFEST_FILE_NAME, load_manifest
+from tests.conftest import component_of
+from verifier.isolation.child import VERIFIER_ENGINE
+
+EDGE = EngineOptions()
+"""What a device runs: Cranelift, optimised."""
+VERIFIER = dataclasses.replace(VERIFIER_ENGINE, epoch_interruption=True)
+"""The verifier's engine, with the device's own timeouts (the isolation child's call watchdog
+ends its process at a timeout, which a test process cannot do)."""
+SLOW = {"sleeper", "slow-loop", "wasi-waits", "log-flood"}
+"""Plugins whose runs take seconds (timeouts, 200,000 log lines): covered by the hostile
+tests under each engine, not run twice here."""
+
+
+def behaviour(engine: PluginEngine, plugin_dir: Path, data_dir: Path) -> list[tuple[str, str]]:
+    """What describe(), each test vector and each untested tool's probe answer, in order: the
+    answer, or the kind and text of the error."""
+    host = PluginHost(HostSettings(cache_dir=None, http=HttpPolicy(offline=True)), engine=engine)
+    plugin = host.load(component_of(plugin_dir), data_dir=data_dir)
+    manifest = load_manifest(plugin_dir / MANIFEST_FILE_NAME)
+    seen: list[tuple[str, str]] = []
+    try:
+        described = plugin.describe()
+        seen.append(("describe", described))
+    except HostError as exc:
+        described = None
+        seen.append((type(exc).__name__, str(exc)))
+    runs = [(vector.tool, vector.input) for vector in manifest.tests]
+    covered = {tool for tool, _ in runs}
+    runs += [(t, "{}") for t in parse_describe(described, max_tools=16).names if t not in covered]
+    for tool, input_json in runs:
+        try:
+            seen.append((tool, plugin.invoke(tool, input_json)))
+        except HostError as exc:
+            seen.append((type(exc).__name__, str(exc)))
+    return seen
+
+
+def test_the_verifier_compiles_with_winch_on_one_thread() -> None:
+    """An artifact of the verifier's engine carries Winch's calling convention, which an engine
+    of Cranelift with otherwise the same options refuses: the option reaches wasmtime, it is
+    not a name only."""
+    assert VERIFIER_ENGINE.compiler == "winch" and not VERIFIER_ENGINE.parallel_compilation
+    cranelift = dataclasses.replace(VERIFIER_ENGINE, compiler="cranelift")
+    wat = '(component (core module (func (export "f"))))'
+    artifact = Component(wasmtime.Engine(VERIFIER_ENGINE.config()), wasmtime.wat2wasm(wat))
+    with pytest.raises(wasmtime.WasmtimeError, match="Winch"):
+        Component.deserialize(wasmtime.Engine(cranelift.config()), artifact.serialize())
+    assert VERIFIER_ENGINE.fingerprint() != cranelift.fingerprint()
+
+
+@pytest.fixture(scope="module")
+def engines() -> tuple[PluginEngine, PluginEngine]:
+    return PluginEngine(EDGE), PluginEngine(VERIFIER)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hello",
+        "notes",
+        "fetch",
+        "audit-flush",
+        "deep-recursion",
+        "env-probe",
+        "fs-probe",
+        "host-call-chain",
+        "infinite-loop",
+        "inode-bomb",
+        "memory-bomb",
+        "ssrf-probe",
+        "table-bomb",
+        "terminal-forger",
+        "wasi-probe",
+    ],
+)
+def test_a_plugin_behaves_alike_under_both_compilers(
+    name: str,
+    built: dict[str, Path],
+    engines: tuple[PluginEngine, PluginEngine],
+    tmp_path: Path,
+) -> None:
+    assert name not in SLOW
+    edge, verifier = engines
+    started = time.monotonic()
+    on_device = behaviour(edge, built[name], tmp_path / "edge")
+    in_verifier = behaviour(verifier, built[name], tmp_path / "verifier")
+    assert in_verifier == on_device
+    assert len(on_device) >= 2  # describe() and at least one tool ran
+    assert time.monotonic() - started < 60
