@@ -127,6 +127,7 @@ def test_notes_audit_is_attached(built: dict[str, Path], analyser: IsolatedAnaly
     [
         ("infinite-loop", "behaviour", "fuel budget"),
         ("slow-loop", "behaviour", "timeout of 1 s"),
+        ("fill-loop", "behaviour", "timeout of 1 s"),
         ("memory-bomb", "behaviour", "aborted in tool 'grow-and-abort'"),
         ("table-bomb", "behaviour", "aborted in tool 'grow-and-abort'"),
         ("deep-recursion", "behaviour", "call stack"),

@@ -12,7 +12,14 @@ import pytest
 import wasmtime
 from wasmtime.component import Component
 
-from client.host import HostError, HostSettings, HttpPolicy, PluginHost
+from client.host import (
+    FuelExhausted,
+    HostError,
+    HostSettings,
+    HttpPolicy,
+    PluginHost,
+    TimeoutExceeded,
+)
 from client.host.engine import EngineOptions, PluginEngine
 from client.host.tools import parse_describe
 from client.manifest import MANIFEST_FILE_NAME, load_manifest
@@ -24,7 +31,7 @@ EDGE = EngineOptions()
 VERIFIER = dataclasses.replace(VERIFIER_ENGINE, epoch_interruption=True)
 """The verifier's engine, with the device's own timeouts (the isolation child's call watchdog
 ends its process at a timeout, which a test process cannot do)."""
-SLOW = {"sleeper", "slow-loop", "wasi-waits", "log-flood"}
+SLOW = {"sleeper", "slow-loop", "wasi-waits", "log-flood", "fill-loop"}
 """Plugins whose runs take seconds (timeouts, 200,000 log lines): covered by the hostile
 tests under each engine, not run twice here."""
 
@@ -105,3 +112,20 @@ def test_a_plugin_behaves_alike_under_both_compilers(
     assert in_verifier == on_device
     assert len(on_device) >= 2  # describe() and at least one tool ran
     assert time.monotonic() - started < 60
+
+
+def test_bulk_memory_work_is_stopped_under_both_compilers(
+    built: dict[str, Path], engines: tuple[PluginEngine, PluginEngine]
+) -> None:
+    """The one difference the compilers show: ``memory.fill`` costs fuel per byte under
+    Cranelift, a flat amount under Winch. A plugin filling its memory forever runs out of fuel
+    on a device at once, and in the verifier runs into its timeout (1 s): stopped either way."""
+    edge, verifier = engines
+    settings = HostSettings(cache_dir=None, http=HttpPolicy(offline=True))
+    component = component_of(built["fill-loop"])
+    started = time.monotonic()
+    with pytest.raises(FuelExhausted, match="fuel budget of 1,000,000,000"):
+        PluginHost(settings, engine=edge).load(component).invoke("fill", "{}")
+    assert time.monotonic() - started < 1.0
+    with pytest.raises(TimeoutExceeded, match="timeout of 1 s"):
+        PluginHost(settings, engine=verifier).load(component).invoke("fill", "{}")
