@@ -45,7 +45,8 @@ class EngineOptions:
     compiles every component once and runs it briefly."""
     parallel_compilation: bool = True
     """Compile a component's functions on every core (wasmtime's default), or on the calling
-    thread alone, so that one compile takes one core however many run side by side."""
+    thread alone, so that one compile takes one core however many run side by side. Not in
+    the fingerprint: it changes how a component is compiled, not what comes out."""
 
     def fingerprint(self) -> str:
         """A short digest of the wasmtime version and this configuration."""
