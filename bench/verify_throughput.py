@@ -9,7 +9,9 @@ beforehand), then resume and time until the last verdict is recorded (its ``verd
 benchmark looks once a second, so its own requests hardly load the two cores), and let the
 workers finish the TUF publish tasks the approvals queued before stopping them. Rounds alternate
 so that a drift in the machine's speed touches both; the ratio counts every version of every
-round.
+round. Before each phase, the same compile runs bare with the verifier's engine in one process,
+then in two at once (``bench/_compile_loop.py``): what the machine itself gives a second
+process, printed beside the workers' ratio (a shared virtual machine's speed drifts).
 Target on this 2-core machine: two workers verify at least 1.7x as many per minute.
 
 Run: ``python bench/verify_throughput.py [--versions 30] [--rounds 2]``.
