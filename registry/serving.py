@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from verifier.settings_source import SECRET_FILES
 
 if TYPE_CHECKING:
     from granian.constants import Loops
 
-__all__ = ["HttpSettings", "event_loop", "run_http_server", "worker_count"]
+__all__ = ["HttpSettings", "apply_environment", "event_loop", "run_http_server", "worker_count"]
 
 MAX_HEADER_TIMEOUT_MS = 60_000
 """The longest header timeout granian takes."""
@@ -73,6 +75,20 @@ def event_loop() -> Loops:
     return Loops.uvloop
 
 
+def apply_environment(
+    environment: Mapping[str, str], environ: MutableMapping[str, str] | None = None
+) -> None:
+    """Add ``environment`` to this process's environment (``environ``), for the granian
+    workers to read. A secret given here outright replaces the file the environment may name
+    for it (``CLAWFT_BROKER_URL`` and ``CLAWFT_BROKER_URL_FILE`` both set would be an error)."""
+    target = os.environ if environ is None else environ
+    target.update(environment)
+    for name in environment:
+        file_variable = SECRET_FILES.get(name)
+        if file_variable is not None:
+            target.pop(file_variable, None)
+
+
 def run_http_server(
     settings: HttpSettings,
     *,
@@ -88,7 +104,7 @@ def run_http_server(
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
 
-    os.environ.update(environment)
+    apply_environment(environment)
     multiprocessing.set_start_method("spawn", force=True)
     header_ms = min(MAX_HEADER_TIMEOUT_MS, max(1, round(settings.header_timeout_s * 1000)))
     Granian(

@@ -1,6 +1,10 @@
 """Where settings come from: ``CLAWFT_*`` environment variables over an optional TOML file
 (named by ``CLAWFT_CONFIG``), read through one parser per kind of value.
 
+A secret (:data:`SECRET_FILES`: the database and broker URLs, the S3 keys) may instead be given
+as the path of a file that holds it, in ``<NAME>_FILE``, as Docker and Kubernetes secrets are
+mounted; setting both is an error.
+
 Every parser raises :class:`SettingsError` (a ``ValueError``) naming the variable and saying what
 it must be, so a bad value stops ``serve``, ``worker`` or ``celery -A verifier.standalone`` at
 start with one line an operator can act on. An empty value counts as unset. The registry's
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +25,17 @@ from client.decoding import Undecodable, loads_toml
 PREFIX = "CLAWFT_"
 _TRUE = ("1", "true", "yes")
 _FALSE = ("0", "false", "no")
+
+SECRET_FILES: Mapping[str, str] = {
+    "CLAWFT_DATABASE_URL": "CLAWFT_DATABASE_URL_FILE",
+    "CLAWFT_BROKER_URL": "CLAWFT_BROKER_URL_FILE",
+    "CLAWFT_RESULT_BACKEND": "CLAWFT_RESULT_BACKEND_FILE",
+    "CLAWFT_S3_ACCESS_KEY_ID": "CLAWFT_S3_ACCESS_KEY_ID_FILE",
+    "CLAWFT_S3_SECRET_ACCESS_KEY": "CLAWFT_S3_SECRET_ACCESS_KEY_FILE",
+}
+"""Each secret setting, and the variable that may name a file holding its value instead."""
+MAX_SECRET_FILE_BYTES = 64 * 1024
+"""A secret file holds one value: a file larger than this is a wrong path, not a secret."""
 
 
 class SettingsError(ValueError):
@@ -54,6 +70,9 @@ class SettingsSource:
         """The value as given (stripped); ``default`` when unset or empty."""
         self._read.add(name)
         value = self._values.get(name, "").strip()
+        file_variable = SECRET_FILES.get(name)
+        if file_variable is not None:
+            value = self._secret_from_file(name, file_variable, value)
         if "\x00" in value:
             raise SettingsError(f"{name} must not contain a NUL character")
         return value or default
@@ -66,7 +85,9 @@ class SettingsSource:
         if value is None:
             return default
         if not re.fullmatch(pattern, value):
-            raise SettingsError(f"{name} must be {what}, not {value[:60]!r}")
+            secret = name in SECRET_FILES
+            given = "the value given (not shown: a secret)" if secret else repr(value[:60])
+            raise SettingsError(f"{name} must be {what}, not {given}")
         return value
 
     def url(self, name: str, default: str | None = None) -> str | None:
@@ -125,6 +146,16 @@ class SettingsSource:
         if self._values.get(name, "").strip():
             raise SettingsError(f"{name} is no longer read: set {use} instead")
 
+    def _secret_from_file(self, name: str, file_variable: str, given: str) -> str:
+        """``given``, or the content of the file ``file_variable`` names (never both)."""
+        self._read.add(file_variable)
+        where = self._values.get(file_variable, "").strip()
+        if not where:
+            return given
+        if given:
+            raise SettingsError(f"{name} and {file_variable} are both set: set only one of them")
+        return read_secret_file(file_variable, where)
+
     # -- the file ------------------------------------------------------------------------------
 
     def check_file_was_read(self) -> None:
@@ -136,6 +167,48 @@ class SettingsSource:
                 f"{self._file} (CLAWFT_CONFIG): unknown setting {key!r}: {unknown[0]} is not a "
                 "setting (see the settings table in the README)"
             )
+
+
+def read_secret_file(variable: str, where: str) -> str:
+    """The one-line secret in the regular file at ``where`` (named by ``variable``), without
+    the whitespace around it. A FIFO, a device or a directory is refused before it is read
+    (a read could block for ever, or never end), and so is a file of more than
+    :data:`MAX_SECRET_FILE_BYTES`, text that is not UTF-8, an empty file or more than one line.
+    """
+    if "\x00" in where:
+        raise SettingsError(f"{variable} must not contain a NUL character")
+    shown = repr(where[:200])  # one line, whatever the path holds
+    try:
+        fd = os.open(where, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SettingsError(f"{variable}: cannot read {shown}: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SettingsError(f"{variable}: {shown} is not a regular file")
+        data = b""
+        while len(data) <= MAX_SECRET_FILE_BYTES:
+            chunk = os.read(fd, MAX_SECRET_FILE_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError as exc:
+        raise SettingsError(f"{variable}: cannot read {shown}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        raise SettingsError(
+            f"{variable}: {shown} is larger than {MAX_SECRET_FILE_BYTES:,} bytes; "
+            "it must hold only the secret"
+        )
+    try:
+        value = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise SettingsError(f"{variable}: {shown} is not UTF-8 text") from None
+    if not value:
+        raise SettingsError(f"{variable}: {shown} is empty; write the secret into it")
+    if "\n" in value or "\r" in value:
+        raise SettingsError(f"{variable}: {shown} must hold the secret on one line")
+    return value
 
 
 def _whole_number(name: str, value: str, low: int, high: int | None) -> int:
