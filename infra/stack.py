@@ -85,9 +85,11 @@ class ProductionShape:
         return self.authority.tokens.mint(IDENTITY)
 
     def start_worker(self, concurrency: int = 1, *, beat: bool = False) -> None:
-        """Start ``clawft-registry worker`` (``--beat``: the one that also schedules)."""
-        command = ["worker", "--concurrency", str(concurrency), *(["--beat"] if beat else [])]
-        process = self._start(command, f"worker-{len(self._processes)}")
+        """Start ``clawft-registry worker`` (``--beat``: the one that also schedules), with a
+        node name of its own (``worker-N@HOST``), as every worker on one host needs."""
+        name = f"worker-{len(self._processes)}"
+        command = ["worker", "--concurrency", str(concurrency), "--name", f"{name}@%h"]
+        process = self._start([*command, *(["--beat"] if beat else [])], name)
         if not beat:
             self.workers.append(process)
 

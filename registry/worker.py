@@ -7,13 +7,31 @@ Sigstore instance) comes from ``settings.worker``; nothing is read from the envi
 
 from __future__ import annotations
 
+import re
+
 from celery import Celery
+from celery.utils.nodenames import default_nodename, host_format
 
 from registry.queue import CeleryQueue
 from registry.settings import RegistrySettings
 from registry.tuf.tasks import lazy_tuf_services, register_tuf_tasks
 from registry.verification import verification_services
 from verifier.celery_app import create_celery
+
+_NODE_NAME_PART = r"(?:[A-Za-z0-9_.-]|%[hnd])+"
+
+
+def worker_node_name(name: str) -> str:
+    """The node name a worker answers to (``NAME@HOST``), from ``--name`` as Celery's ``-n``
+    takes it: ``%h`` is the host name, ``%n`` its first label, ``%d`` its domain. Two workers
+    with one name make Celery's remote control (``inspect``, ``ping``) merge their replies.
+    Raises ``ValueError`` for anything else."""
+    if len(name) > 200 or not re.fullmatch(f"{_NODE_NAME_PART}(?:@{_NODE_NAME_PART})?", name):
+        raise ValueError(
+            f"--name must be NAME@HOST of letters, digits, '.', '_', '-' and %h, %n or %d "
+            f"(e.g. worker-2@%h), not {name[:60]!r}"
+        )
+    return host_format(default_nodename(name))
 
 
 def create_worker_app(settings: RegistrySettings) -> Celery:

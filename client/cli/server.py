@@ -49,6 +49,12 @@ def register(subparsers: Any) -> None:
     )
     worker.add_argument("--concurrency", type=int, default=2)
     worker.add_argument(
+        "--name",
+        default="celery@%h",
+        help="the worker's node name, as Celery's -n (%%h: the host name; default: celery@%%h): "
+        "give each worker on one host its own, e.g. worker-2@%%h",
+    )
+    worker.add_argument(
         "--beat",
         action="store_true",
         help="also schedule the periodic TUF refresh (run exactly one worker with --beat)",
@@ -169,10 +175,11 @@ def run_worker(args: argparse.Namespace) -> int:
         from registry.db import Database
         from registry.db.migrate import check_at_head
         from registry.logs import configure_logging
-        from registry.worker import create_worker_app
+        from registry.worker import create_worker_app, worker_node_name
     except ImportError:
         return fail(SERVER_EXTRA, EXIT_USAGE)
     try:
+        node_name = worker_node_name(args.name)
         settings = _settings(args)
         configure_logging(celery=True)  # CLAWFT_LOG_FORMAT; task lines carry the request id
         app = create_worker_app(settings)  # the broker, limits and verifier of the one tree
@@ -183,6 +190,7 @@ def run_worker(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_USAGE)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app.Worker(
+        hostname=node_name,
         concurrency=args.concurrency,
         pool="prefork",
         loglevel="INFO",

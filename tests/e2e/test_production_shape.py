@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from pathlib import Path
 
 import httpx
+from celery import Celery
 from prometheus_client.parser import text_string_to_metric_families
 
 from infra.stack import production_shape
@@ -26,6 +28,19 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         for family in text_string_to_metric_families(response.text)
         for sample in family.samples
     }
+
+
+def answering_workers(broker_url: str, count: int) -> set[str]:
+    """The node names that answer a remote-control ping, once ``count`` replies came."""
+    app = Celery("probe", broker=broker_url, set_as_current=False)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            replies = app.control.ping(timeout=1.0) or []
+            if len(replies) >= count or time.monotonic() > deadline:
+                return {name for reply in replies for name in reply}
+    finally:
+        app.close()
 
 
 def test_publish_verify_pull_and_sync_through_the_production_shape(
@@ -95,6 +110,11 @@ def test_publish_verify_pull_and_sync_through_the_production_shape(
             assert series[("clawft_uploads_total", (("outcome", "accepted"), ("reason", "")))] == 1
             assert series[("clawft_verdicts_total", (("check", ""), ("verdict", "approved")))] == 1
             assert series[("clawft_downloads_total", (("kind", "blob"), ("status", "200")))] == 1
+        # Each worker process of this host answers Celery's remote control as itself (two
+        # with one name would have their `inspect` replies merged into one).
+        names = answering_workers(stack.env["CLAWFT_BROKER_URL"], count=3)
+        assert len(names) == 3, names
+        assert all(name.startswith("worker-") for name in names), names
         ready = httpx.get(f"{stack.url}/readyz").json()
         assert ready == {
             "status": "ready",

@@ -235,6 +235,8 @@ class ProductionStack:
                     "worker",
                     "--concurrency",
                     "1",
+                    "--name",  # each worker on this host answers remote control as itself
+                    f"worker-{len(self._workers)}@%h",
                 ],
                 env={**os.environ, **self.env, **self._worker_env},
                 stdout=log,
