@@ -123,14 +123,17 @@ def start(settings: RegistrySettings, *, with_worker: bool = True) -> Embedded:
     return Embedded(settings, services, stoppers)
 
 
-def worker_environment(settings: RegistrySettings) -> dict[str, str]:
+def worker_environment(settings: RegistrySettings, *, embedded_broker: bool) -> dict[str, str]:
     """What the HTTP worker processes of ``serve`` must read to serve the registry ``start``
-    set up: its data directory, broker and Sigstore trust config, as ``CLAWFT_*`` variables."""
+    set up: its data directory, the embedded broker (``embedded_broker``) and the Sigstore
+    trust config, as ``CLAWFT_*`` variables. A broker the operator gave is not copied: the
+    workers read it where ``serve`` did, and its password stays out of their environment."""
     environment = {"CLAWFT_DATA_DIR": str(settings.data_dir.resolve())}
-    if settings.worker.broker_url is not None:
+    if embedded_broker and settings.worker.broker_url is not None:
         environment["CLAWFT_BROKER_URL"] = settings.worker.broker_url
-    if settings.worker.result_backend is not None:
-        environment["CLAWFT_RESULT_BACKEND"] = settings.worker.result_backend
+        environment["CLAWFT_RESULT_BACKEND"] = settings.worker.result_backend or (
+            settings.worker.broker_url
+        )
     trust = settings.worker.verifier.trust_config
     if trust is not None:
         environment["CLAWFT_TRUST_CONFIG"] = str(trust.resolve())

@@ -26,12 +26,17 @@ def worker_node_name(name: str) -> str:
     takes it: ``%h`` is the host name, ``%n`` its first label, ``%d`` its domain. Two workers
     with one name make Celery's remote control (``inspect``, ``ping``) merge their replies.
     Raises ``ValueError`` for anything else."""
-    if len(name) > 200 or not re.fullmatch(f"{_NODE_NAME_PART}(?:@{_NODE_NAME_PART})?", name):
-        raise ValueError(
-            f"--name must be NAME@HOST of letters, digits, '.', '_', '-' and %h, %n or %d "
-            f"(e.g. worker-2@%h), not {name[:60]!r}"
-        )
-    return host_format(default_nodename(name))
+    problem = (
+        f"--name must be NAME@HOST of letters, digits, '.', '_', '-' and %h, %n or %d "
+        f"(e.g. worker-2@%h), not {name[:60]!r}"
+    )
+    if not re.fullmatch(f"{_NODE_NAME_PART}(?:@{_NODE_NAME_PART})?", name):
+        raise ValueError(problem)
+    expanded = host_format(default_nodename(name))
+    # %d of a host without a domain is empty: the name must still have both halves.
+    if len(expanded) > 200 or not re.fullmatch(r"[A-Za-z0-9_.-]+@[^\s@]+", expanded):
+        raise ValueError(f"{problem} (on this host it is {expanded[:80]!r})")
+    return expanded
 
 
 def create_worker_app(settings: RegistrySettings) -> Celery:

@@ -37,13 +37,13 @@ class WorkerSettingsError(SettingsError):
 class WorkerSettings:
     """Everything the verifier worker needs, read once at start-up."""
 
-    broker_url: str | None = None
+    broker_url: str | None = field(default=None, repr=False)
     """Celery broker (``CLAWFT_BROKER_URL``): Redis or Valkey, ``redis://host:port/db``.
     ``None``: ``serve`` starts an embedded Valkey; ``worker`` and the standalone verifier
     refuse to start without one."""
-    result_backend: str | None = None
+    result_backend: str | None = field(default=None, repr=False)
     """Where task results go (``CLAWFT_RESULT_BACKEND``; ``None``: the broker); verdicts go
-    to the verdict store."""
+    to the verdict store. Neither URL is shown in ``repr``: either may hold a password."""
     soft_time_limit_s: int = 90
     """Seconds after which a task is interrupted (``CLAWFT_TASK_SOFT_TIME_LIMIT_S``).
 

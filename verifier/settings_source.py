@@ -50,6 +50,10 @@ class SettingsSource:
         self._file = file
         self._file_names: set[str] = set()
         self._read: set[str] = set()
+        self._layers: tuple[tuple[Mapping[str, str], str], ...] = (
+            (self._values, "the environment"),
+        )
+        """Where values come from, the one that wins first (a secret is chosen layer by layer)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> SettingsSource:
@@ -62,6 +66,7 @@ class SettingsSource:
         from_file = _toml_as_env(path)
         source = cls({**from_file, **env}, file=path)
         source._file_names = set(from_file)
+        source._layers = ((env, "the environment"), (from_file, f"{path} (CLAWFT_CONFIG)"))
         return source
 
     # -- parsers -------------------------------------------------------------------------------
@@ -72,7 +77,7 @@ class SettingsSource:
         value = self._values.get(name, "").strip()
         file_variable = SECRET_FILES.get(name)
         if file_variable is not None:
-            value = self._secret_from_file(name, file_variable, value)
+            value = self._secret(name, file_variable)
         if "\x00" in value:
             raise SettingsError(f"{name} must not contain a NUL character")
         return value or default
@@ -146,15 +151,23 @@ class SettingsSource:
         if self._values.get(name, "").strip():
             raise SettingsError(f"{name} is no longer read: set {use} instead")
 
-    def _secret_from_file(self, name: str, file_variable: str, given: str) -> str:
-        """``given``, or the content of the file ``file_variable`` names (never both)."""
+    def _secret(self, name: str, file_variable: str) -> str:
+        """The secret ``name``, given outright or as the file ``file_variable`` names: from
+        the environment if it sets either, else from the settings file; both in one place is
+        an error."""
         self._read.add(file_variable)
-        where = self._values.get(file_variable, "").strip()
-        if not where:
-            return given
-        if given:
-            raise SettingsError(f"{name} and {file_variable} are both set: set only one of them")
-        return read_secret_file(file_variable, where)
+        for values, where in self._layers:
+            given = values.get(name, "").strip()
+            path = values.get(file_variable, "").strip()
+            if given and path:
+                raise SettingsError(
+                    f"{name} and {file_variable} are both set in {where}: set only one of them"
+                )
+            if path:
+                return read_secret_file(file_variable, path)
+            if given:
+                return given
+        return ""
 
     # -- the file ------------------------------------------------------------------------------
 
@@ -171,20 +184,23 @@ class SettingsSource:
 
 def read_secret_file(variable: str, where: str) -> str:
     """The one-line secret in the regular file at ``where`` (named by ``variable``), without
-    the whitespace around it. A FIFO, a device or a directory is refused before it is read
-    (a read could block for ever, or never end), and so is a file of more than
-    :data:`MAX_SECRET_FILE_BYTES`, text that is not UTF-8, an empty file or more than one line.
-    """
+    the whitespace around it (or a UTF-8 byte order mark). A FIFO, a device or a directory is
+    refused before it is opened (a read could block for ever, or never end), and so is a file
+    of more than :data:`MAX_SECRET_FILE_BYTES`, text that is not UTF-8, an empty file or more
+    than one line."""
     if "\x00" in where:
         raise SettingsError(f"{variable} must not contain a NUL character")
     shown = repr(where[:200])  # one line, whatever the path holds
+    not_regular = SettingsError(f"{variable}: {shown} is not a regular file")
     try:
+        if not stat.S_ISREG(Path(where).stat().st_mode):  # a device is never even opened
+            raise not_regular
         fd = os.open(where, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise SettingsError(f"{variable}: cannot read {shown}: {exc.strerror}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SettingsError(f"{variable}: {shown} is not a regular file")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the check above
+            raise not_regular
         data = b""
         while len(data) <= MAX_SECRET_FILE_BYTES:
             chunk = os.read(fd, MAX_SECRET_FILE_BYTES + 1 - len(data))
@@ -201,12 +217,12 @@ def read_secret_file(variable: str, where: str) -> str:
             "it must hold only the secret"
         )
     try:
-        value = data.decode("utf-8").strip()
+        value = data.decode("utf-8-sig").strip()  # without the byte order mark some editors add
     except UnicodeDecodeError:
         raise SettingsError(f"{variable}: {shown} is not UTF-8 text") from None
     if not value:
         raise SettingsError(f"{variable}: {shown} is empty; write the secret into it")
-    if "\n" in value or "\r" in value:
+    if len(value.splitlines()) > 1:  # any line break Python knows, U+2028 included
         raise SettingsError(f"{variable}: {shown} must hold the secret on one line")
     return value
 

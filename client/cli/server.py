@@ -163,7 +163,7 @@ def run_serve(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             workers=workers,
-            environment=embedded.worker_environment(settings),
+            environment=embedded.worker_environment(settings, embedded_broker=embedded_broker),
         )
     finally:
         running.stop()

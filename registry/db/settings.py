@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from verifier.settings_source import SettingsError, SettingsSource
 
@@ -15,10 +18,11 @@ DEFAULT_FILE_NAME = "registry.db"
 class DatabaseSettings:
     """Where the registry's metadata lives and how connections to it behave."""
 
-    url: str
+    url: str = field(repr=False)
     """SQLAlchemy URL (``CLAWFT_DATABASE_URL``): ``sqlite:///PATH`` (the embedded default,
     ``<data dir>/registry.db``) or ``postgresql+psycopg://USER:PASSWORD@HOST/DB``
-    (``postgresql://`` is accepted and given the psycopg 3 driver)."""
+    (``postgresql://`` is accepted and given the psycopg 3 driver). Never shown in ``repr``: it
+    may hold the password."""
     echo: bool = False
     """Log every SQL statement (``CLAWFT_DATABASE_ECHO=1``)."""
     pool_size: int = 5
@@ -47,6 +51,13 @@ class DatabaseSettings:
             raise SettingsError(
                 "CLAWFT_DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST/DB"
             )
+        try:
+            make_url(url)
+        except (ArgumentError, ValueError):  # its message may quote the password: not shown
+            raise SettingsError(
+                "CLAWFT_DATABASE_URL is not a URL SQLAlchemy can read (not shown: it may hold a "
+                "password); percent-encode '@', ':' and '/' in the user name and password"
+            ) from None
         return cls(
             url=url,
             echo=source.flag("CLAWFT_DATABASE_ECHO"),

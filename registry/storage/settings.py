@@ -53,8 +53,9 @@ class S3Settings:
     region: str = "us-east-1"
     """The region to sign requests for (MinIO accepts the default)."""
 
-    access_key_id: str | None = None
-    """The access key; ``None`` (with no secret) uses boto3's chain (env, profile, IAM role)."""
+    access_key_id: str | None = field(default=None, repr=False)
+    """The access key; ``None`` (with no secret) uses boto3's chain (env, profile, IAM role).
+    Not shown in ``repr`` either."""
 
     secret_access_key: str | None = field(default=None, repr=False)
     """The secret key; never shown in ``repr``."""

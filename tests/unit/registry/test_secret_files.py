@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from registry.embedded import worker_environment
 from registry.serving import apply_environment
 from registry.settings import RegistrySettings
 from verifier.settings_source import MAX_SECRET_FILE_BYTES, SECRET_FILES
@@ -62,6 +63,33 @@ def test_the_toml_file_may_name_a_secret_file(tmp_path: Path) -> None:
     config.write_text(f'broker_url_file = "{url}"\n')
     settings = RegistrySettings.from_env({"CLAWFT_CONFIG": str(config)})
     assert settings.worker.broker_url == "redis://valkey:6379/0"
+
+
+def test_the_environment_wins_over_the_toml_file_whichever_form_each_uses(
+    tmp_path: Path,
+) -> None:
+    from_file = secret_file(tmp_path, "database-url", b"postgresql://env-file@db/clawft\n")
+    config = tmp_path / "registry.toml"
+    config.write_text(
+        'database_url = "postgresql://toml@db/clawft"\nbroker_url_file = "/no/such/file"\n'
+    )
+    settings = RegistrySettings.from_env(
+        {
+            "CLAWFT_CONFIG": str(config),
+            "CLAWFT_DATABASE_URL_FILE": str(from_file),
+            "CLAWFT_BROKER_URL": "redis://valkey:6379/0",
+        }
+    )
+    assert settings.database.url == "postgresql+psycopg://env-file@db/clawft"
+    assert settings.worker.broker_url == "redis://valkey:6379/0"
+
+
+def test_a_value_and_its_file_together_in_the_toml_file_are_refused(tmp_path: Path) -> None:
+    path = secret_file(tmp_path, "broker-url", b"redis://valkey:6379/0\n")
+    config = tmp_path / "registry.toml"
+    config.write_text(f'broker_url = "redis://valkey:6379/0"\nbroker_url_file = "{path}"\n')
+    with pytest.raises(ValueError, match=r"both set in .*registry\.toml \(CLAWFT_CONFIG\)"):
+        RegistrySettings.from_env({"CLAWFT_CONFIG": str(config)})
 
 
 @pytest.mark.parametrize(("name", "file_variable"), sorted(SECRET_FILES.items()))
@@ -129,6 +157,13 @@ def test_a_secret_as_large_as_allowed_is_read(tmp_path: Path) -> None:
     assert s3 is not None and s3.secret_access_key == key
 
 
+def test_a_byte_order_mark_is_not_part_of_the_secret(tmp_path: Path) -> None:
+    path = secret_file(tmp_path, "key-id", "\ufeffclawft-access\r\n".encode())
+    env = {**S3, "CLAWFT_S3_ACCESS_KEY_ID_FILE": str(path), "CLAWFT_S3_SECRET_ACCESS_KEY": "s"}
+    s3 = RegistrySettings.from_env(env).storage.s3
+    assert s3 is not None and s3.access_key_id == "clawft-access"
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
@@ -137,6 +172,8 @@ def test_a_secret_as_large_as_allowed_is_read(tmp_path: Path) -> None:
         (b"\xff\xfepostgresql://db/clawft", "not UTF-8"),
         (b"postgresql://db/clawft\nDROP TABLE plugins;\n", "on one line"),
         (b"postgresql://db/clawft\rextra", "on one line"),
+        ("postgresql://db/clawft\u2028extra".encode(), "on one line"),
+        (b"postgresql://db/clawft\x0bextra", "on one line"),
         (b"postgresql://db\x00/clawft", "NUL"),
     ],
 )
@@ -164,10 +201,79 @@ def test_a_malformed_secret_is_refused_without_showing_it(tmp_path: Path) -> Non
     assert PASSWORD not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://clawft:p@ss:{PASSWORD}@db/clawft",  # '@' and ':' not percent-encoded
+        f"postgresql://clawft:{PASSWORD}@db:port/clawft",
+    ],
+)
+def test_a_database_url_sqlalchemy_cannot_read_is_refused_without_showing_it(
+    tmp_path: Path, url: str
+) -> None:
+    path = secret_file(tmp_path, "database-url", url.encode())
+    for env in ({"CLAWFT_DATABASE_URL": url}, {"CLAWFT_DATABASE_URL_FILE": str(path)}):
+        with pytest.raises(ValueError, match="CLAWFT_DATABASE_URL is not a URL") as raised:
+            RegistrySettings.from_env(env)
+        assert PASSWORD not in str(raised.value)
+
+
+def test_no_repr_of_the_settings_shows_a_secret() -> None:
+    settings = RegistrySettings.from_env(
+        {
+            **S3,
+            "CLAWFT_DATABASE_URL": f"postgresql://clawft:{PASSWORD}@db/clawft",
+            "CLAWFT_BROKER_URL": f"redis://:{PASSWORD}@valkey:6379/0",
+            "CLAWFT_RESULT_BACKEND": f"redis://:{PASSWORD}@valkey:6379/1",
+            "CLAWFT_S3_ACCESS_KEY_ID": f"id-{PASSWORD}",
+            "CLAWFT_S3_SECRET_ACCESS_KEY": PASSWORD,
+        }
+    )
+    shown = [settings, settings.database, settings.worker, settings.storage, settings.storage.s3]
+    for part in shown:
+        assert PASSWORD not in repr(part), type(part).__name__
+
+
 def test_the_file_is_read_as_the_variable_would_be(tmp_path: Path) -> None:
     path = secret_file(tmp_path, "database", b"mysql://clawft@db/clawft\n")
     with pytest.raises(ValueError, match="CLAWFT_DATABASE_URL must be sqlite"):
         RegistrySettings.from_env({"CLAWFT_DATABASE_URL_FILE": str(path)})
+
+
+def test_serve_copies_only_the_embedded_broker_to_its_workers(tmp_path: Path) -> None:
+    """A broker the operator gave stays where it was given (its password out of the HTTP
+    workers' environment); the embedded one, which only ``serve`` knows, is handed over."""
+    given = RegistrySettings.from_env(
+        {"CLAWFT_DATA_DIR": str(tmp_path), "CLAWFT_BROKER_URL": f"redis://:{PASSWORD}@v:6379/0"}
+    )
+    production = worker_environment(given, embedded_broker=False)
+    assert "CLAWFT_BROKER_URL" not in production and "CLAWFT_RESULT_BACKEND" not in production
+    assert PASSWORD not in "".join(production.values())
+    started = RegistrySettings.from_env({"CLAWFT_DATA_DIR": str(tmp_path)}).with_broker(
+        "redis://127.0.0.1:6390/0"
+    )
+    embedded = worker_environment(started, embedded_broker=True)
+    assert embedded["CLAWFT_BROKER_URL"] == embedded["CLAWFT_RESULT_BACKEND"]
+
+
+def test_a_worker_reads_the_embedded_broker_over_a_file_the_toml_file_names(
+    tmp_path: Path,
+) -> None:
+    """What a granian worker of ``serve`` reads: the embedded broker in its environment wins
+    over the ``broker_url_file`` of the settings file (no "both set")."""
+    path = secret_file(tmp_path, "broker-url", b"redis://valkey:6379/0\n")
+    config = tmp_path / "registry.toml"
+    config.write_text(f'broker_url_file = "{path}"\nresult_backend_file = "{path}"\n')
+    environ = {"CLAWFT_CONFIG": str(config)}
+    apply_environment(
+        {
+            "CLAWFT_BROKER_URL": "redis://127.0.0.1:6390/0",
+            "CLAWFT_RESULT_BACKEND": "redis://127.0.0.1:6390/0",
+        },
+        environ,
+    )
+    worker = RegistrySettings.from_env(environ).worker
+    assert worker.broker_url == worker.result_backend == "redis://127.0.0.1:6390/0"
 
 
 def test_serve_hands_its_workers_a_resolved_secret_in_place_of_its_file() -> None:

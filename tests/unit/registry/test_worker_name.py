@@ -47,6 +47,13 @@ def test_a_malformed_worker_name_is_refused(given: str) -> None:
         worker_node_name(given)
 
 
+@pytest.mark.parametrize("given", ["w@%d", "%n@%d"])
+def test_a_name_empty_on_this_host_is_refused(given: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("celery.utils.nodenames.gethostname", lambda: "edge-7")  # no domain
+    with pytest.raises(ValueError, match="on this host it is"):
+        worker_node_name(given)
+
+
 def test_the_worker_command_refuses_a_malformed_name_before_it_starts(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
