@@ -3,7 +3,8 @@
 
 A secret (:data:`SECRET_FILES`: the database and broker URLs, the S3 keys) may instead be given
 as the path of a file that holds it, in ``<NAME>_FILE``, as Docker and Kubernetes secrets are
-mounted; setting both is an error.
+mounted: setting both in one place is an error, and the environment (either form) wins over the
+TOML file (either form).
 
 Every parser raises :class:`SettingsError` (a ``ValueError``) naming the variable and saying what
 it must be, so a bad value stops ``serve``, ``worker`` or ``celery -A verifier.standalone`` at
