@@ -7,6 +7,7 @@ The last section runs the task eagerly over in-memory stores, to drive its retry
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -406,6 +407,37 @@ def test_concurrent_runs_keep_the_first_verdict(built: dict[str, Path]) -> None:
     assert first["recorded"] is True and second["recorded"] is False
     assert sink.reports == {upload_id: kept}
     assert sink.attempts == {upload_id: 2}
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ({"CLAWFT_VERIFIER_CPU_SECONDS": "0"}, "CLAWFT_VERIFIER_CPU_SECONDS"),
+        ({"CLAWFT_BROKER_URL": ""}, "CLAWFT_BROKER_URL"),
+        ({"CLAWFT_BROKER_URL_FILE": "/dev/zero"}, "CLAWFT_BROKER_URL_FILE"),
+        ({"CLAWFT_TRUST_CONFIG": "/no/such/trust-config.json"}, "CLAWFT_TRUST_CONFIG"),
+    ],
+)
+def test_the_standalone_worker_stops_at_a_bad_setting_with_one_line(
+    tmp_path: Path, setting: dict[str, str], named: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAWFT_")}
+    env.update({"CLAWFT_BROKER_URL": "redis://127.0.0.1:1/0", **setting})
+    if not env["CLAWFT_BROKER_URL"] or "CLAWFT_BROKER_URL_FILE" in setting:
+        del env["CLAWFT_BROKER_URL"]
+    started = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "verifier.standalone", "worker"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert started.returncode == 2, started.stderr
+    lines = started.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), started.stderr
+    assert named in lines[0]
 
 
 def test_worker_settings_come_from_the_environment(tmp_path: Path) -> None:
