@@ -75,10 +75,11 @@ class SettingsSource:
     def text(self, name: str, default: str | None = None) -> str | None:
         """The value as given (stripped); ``default`` when unset or empty."""
         self._read.add(name)
-        value = self._values.get(name, "").strip()
         file_variable = SECRET_FILES.get(name)
         if file_variable is not None:
             value = self._secret(name, file_variable)
+        else:
+            value = self._values.get(name, "").strip()
         if "\x00" in value:
             raise SettingsError(f"{name} must not contain a NUL character")
         return value or default
