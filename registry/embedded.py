@@ -69,21 +69,45 @@ class Embedded:
 
     def stop(self) -> None:
         stoppers, self.stoppers = self.stoppers, []
-        for stop in reversed(stoppers):
-            try:
-                stop()
-            except Exception:  # stop everything we can; report the rest
-                _log.exception("while stopping")
+        _stop_all(stoppers)
+
+
+def _stop_all(stoppers: list[Any]) -> None:
+    """Call each stopper, the last started first."""
+    for stop in reversed(stoppers):
+        try:
+            stop()
+        except Exception:  # stop everything we can; report the rest
+            _log.exception("while stopping")
 
 
 def start(settings: RegistrySettings, *, with_worker: bool = True) -> Embedded:
     """Start the embedded services (not the HTTP server) and return them."""
     data = settings.data_dir
-    data.mkdir(parents=True, exist_ok=True)
-    stoppers: list[Any] = [hold_data_directory(data)]
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        stoppers: list[Any] = [hold_data_directory(data)]
+    except OSError as exc:  # a file in the way, no permission, a planted symlink for the lock
+        raise ValueError(
+            f"cannot use the data directory {data} ({exc.strerror or exc}): give --data-dir "
+            "(or CLAWFT_DATA_DIR) a directory this user can write"
+        ) from None
+    try:
+        return _start(settings, stoppers, with_worker=with_worker)
+    except BaseException:  # a bad setting or a service down: stop what had started
+        _stop_all(stoppers)
+        raise
+
+
+def _start(settings: RegistrySettings, stoppers: list[Any], *, with_worker: bool) -> Embedded:
+    """:func:`start` once the data directory is held; appends a stopper for each piece."""
+    data = settings.data_dir
     db = Database(settings.database)
-    upgrade(db.engine)
-    db.dispose()
+    try:
+        db.check()  # unreachable: one line naming it, not the migration's traceback
+        upgrade(db.engine)
+    finally:
+        db.dispose()
     production = settings.worker.broker_url is not None
     if not production:
         stop_orphaned_broker(data / "broker")

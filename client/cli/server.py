@@ -7,7 +7,9 @@ client-only install lists them and says what to install.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,53 @@ from typing import Any
 from client.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
 
 SERVER_EXTRA = "this command needs the server extra: pip install 'clawft-registry[server]'"
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def reports_storage_errors(handler: Handler) -> Handler:
+    """``handler``, stopped with one line and exit status 1 when the database or the blob store
+    cannot be reached, refuses an operation, or holds a schema this code cannot run on, instead
+    of the driver's traceback. The database's URL is shown without its password."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            from sqlalchemy.exc import OperationalError
+
+            from registry.db.migrate import SchemaOutOfDate
+            from registry.db.session import database_cause
+            from verifier.storage import StorageUnavailable
+        except ImportError:
+            return fail(SERVER_EXTRA, EXIT_USAGE)
+        try:
+            return handler(args)
+        except (StorageUnavailable, SchemaOutOfDate) as exc:
+            return fail(str(exc), EXIT_FAILED)
+        except OperationalError as exc:  # past the first connection: a read-only file, a drop
+            return fail(
+                f"the database refused the command ({database_cause(exc)}); check that it is "
+                "running and writable, and that CLAWFT_DATABASE_URL names it",
+                EXIT_FAILED,
+            )
+
+    return run
+
+
+def open_database(settings: Any) -> Any:
+    """The registry's :class:`~registry.db.Database`, once it answers and holds the schema this
+    code runs on; raises what :func:`reports_storage_errors` reports."""
+    from registry.db import Database
+    from registry.db.migrate import check_at_head
+
+    db = Database(settings.database)
+    try:
+        db.check()
+        check_at_head(db.engine)
+    except BaseException:
+        db.dispose()
+        raise
+    return db
 
 
 def register(subparsers: Any) -> None:
@@ -41,7 +90,7 @@ def register(subparsers: Any) -> None:
         "with a broker of your own)",
     )
     serve.add_argument("--no-worker", action="store_true", help="do not verify in this process")
-    serve.set_defaults(handler=run_serve)
+    serve.set_defaults(handler=reports_storage_errors(run_serve))
 
     worker: argparse.ArgumentParser = subparsers.add_parser(
         "worker",
@@ -59,7 +108,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="also schedule the periodic TUF refresh (run exactly one worker with --beat)",
     )
-    worker.set_defaults(handler=run_worker)
+    worker.set_defaults(handler=reports_storage_errors(run_worker))
 
     mirror: argparse.ArgumentParser = subparsers.add_parser(
         "mirror",
@@ -75,14 +124,14 @@ def register(subparsers: Any) -> None:
     mirror.add_argument(
         "--data-dir", type=Path, help="default: $CLAWFT_DATA_DIR or ./registry-data"
     )
-    mirror.set_defaults(handler=run_mirror)
+    mirror.set_defaults(handler=reports_storage_errors(run_mirror))
 
     admin: argparse.ArgumentParser = subparsers.add_parser(
         "admin", help="administer a registry: migrate its database, create publishers"
     )
     actions = admin.add_subparsers(dest="action", metavar="ACTION", required=True)
     migrate = actions.add_parser("migrate", help="upgrade the database schema to this version")
-    migrate.set_defaults(handler=run_migrate)
+    migrate.set_defaults(handler=reports_storage_errors(run_migrate))
     create = actions.add_parser(
         "create-publisher", help="create a publisher, its namespaces and a token (shown once)"
     )
@@ -102,7 +151,7 @@ def register(subparsers: Any) -> None:
         help="sign the namespaces' signer policies into the TUF metadata now (without it, "
         "devices refuse their plugins until `admin sign-signers`)",
     )
-    create.set_defaults(handler=run_create_publisher)
+    create.set_defaults(handler=reports_storage_errors(run_create_publisher))
 
     from client.cli.tuf_admin import register_actions
 
@@ -172,8 +221,6 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     try:
-        from registry.db import Database
-        from registry.db.migrate import check_at_head
         from registry.logs import configure_logging
         from registry.worker import create_worker_app, worker_node_name
     except ImportError:
@@ -183,12 +230,17 @@ def run_worker(args: argparse.Namespace) -> int:
         settings = _settings(args)
         configure_logging(celery=True)  # CLAWFT_LOG_FORMAT; task lines carry the request id
         app = create_worker_app(settings)  # the broker, limits and verifier of the one tree
-        probe = Database(settings.database)
-        check_at_head(probe.engine)
-        probe.dispose()
+        open_database(settings).dispose()  # down or not migrated: one line, before Celery starts
     except ValueError as exc:
         return fail(str(exc), EXIT_USAGE)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return fail(
+            f"cannot use the data directory {settings.data_dir} ({exc.strerror or exc}): set "
+            "CLAWFT_DATA_DIR to a directory this user can write",
+            EXIT_USAGE,
+        )
     app.Worker(
         hostname=node_name,
         concurrency=args.concurrency,
@@ -204,7 +256,6 @@ def run_worker(args: argparse.Namespace) -> int:
 
 def run_mirror(args: argparse.Namespace) -> int:
     try:
-        from registry.db import Database
         from registry.storage import create_blob_store
         from registry.tuf.mirror import write_mirror
         from registry.tuf.repository import RepositoryMissing
@@ -212,7 +263,7 @@ def run_mirror(args: argparse.Namespace) -> int:
         return fail(SERVER_EXTRA, EXIT_USAGE)
     try:
         settings = _settings(args)
-        db = Database(settings.database)
+        db = open_database(settings)
     except ValueError as exc:
         return fail(str(exc), EXIT_USAGE)
     try:
@@ -238,6 +289,7 @@ def run_migrate(args: argparse.Namespace) -> int:
         return fail(SERVER_EXTRA, EXIT_USAGE)
     try:
         db = Database(_settings(args).database)
+        db.check()
         upgrade(db.engine)
         print(f"database schema at {current_revision(db.engine)}")
     except ValueError as exc:
@@ -247,7 +299,6 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 def run_create_publisher(args: argparse.Namespace) -> int:
     try:
-        from registry.db import Database
         from registry.domain.publishers.schemas import Signer
         from registry.domain.publishers.services import bootstrap_publisher
         from registry.errors import RegistryError
@@ -260,7 +311,7 @@ def run_create_publisher(args: argparse.Namespace) -> int:
             return fail(f"--signer takes IDENTITY=ISSUER, not {item!r}", EXIT_USAGE)
         signers.append(Signer(identity, issuer))
     try:
-        db = Database(_settings(args).database)
+        db = open_database(_settings(args))
         with db.session() as session:
             created = bootstrap_publisher(
                 session, args.name, args.namespaces, signers, days=args.days

@@ -31,16 +31,34 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
-    """Apply every migration up to ``revision`` (head by default); idempotent."""
+    """Apply every migration up to ``revision`` (head by default); idempotent. Raises
+    :class:`SchemaOutOfDate` for a database a newer release migrated."""
     if isinstance(engine_or_url, Engine):
+        _refuse_unknown_revision(engine_or_url)
         command.upgrade(alembic_config(engine_or_url), revision)
         return
     settings = DatabaseSettings.from_env({"CLAWFT_DATABASE_URL": engine_or_url}, data_dir=Path())
     engine = create_engine_for(settings)
     try:
+        _refuse_unknown_revision(engine)
         command.upgrade(alembic_config(engine), revision)
     finally:
         engine.dispose()
+
+
+def _refuse_unknown_revision(engine: Engine, current: str | None = None) -> None:
+    """Raise :class:`SchemaOutOfDate` when the database is at a revision this code does not
+    ship (Alembic's own error would be a traceback about a missing script)."""
+    current = current if current is not None else current_revision(engine)
+    if current is None:
+        return
+    script = ScriptDirectory.from_config(alembic_config())
+    if not any(r.revision == current for r in script.walk_revisions()):
+        raise SchemaOutOfDate(
+            f"the database schema is at revision {current}, which this version of "
+            f"clawft-registry does not know (it expects {head_revision()}): the database was "
+            "migrated by a newer release; run that release, or restore a backup"
+        )
 
 
 def head_revision() -> str | None:
@@ -59,14 +77,7 @@ def check_at_head(engine: Engine) -> None:
     current, head = current_revision(engine), head_revision()
     if current == head:
         return
-    script = ScriptDirectory.from_config(alembic_config())
-    known = current is None or any(r.revision == current for r in script.walk_revisions())
-    if not known:
-        raise SchemaOutOfDate(
-            f"the database schema is at revision {current}, which this version of "
-            f"clawft-registry does not know (it expects {head}): the database was migrated "
-            "by a newer release; run that release, or restore a backup"
-        )
+    _refuse_unknown_revision(engine, current)
     where = engine.url.render_as_string(hide_password=True)
     raise SchemaOutOfDate(
         f"the database schema at {where} is at {current or 'nothing (an empty database)'}, "

@@ -26,7 +26,13 @@ def create_engine_for(settings: DatabaseSettings) -> Engine:
     if settings.is_sqlite:
         path = make_url(settings.url).database
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way, no permission, a read-only system
+                raise ValueError(
+                    f"cannot create the directory of the SQLite database {path!r} "
+                    f"({exc.strerror or exc}): check CLAWFT_DATABASE_URL"
+                ) from None
         engine = create_engine(
             settings.url,
             echo=settings.echo,
@@ -68,11 +74,17 @@ def check(engine: Engine) -> None:
 
 def _unavailable(engine: Engine, exc: BaseException) -> str:
     where = engine.url.render_as_string(hide_password=True)
-    cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     return (
-        f"the database at {where} is unavailable ({cause}); check that it is running and "
-        "that CLAWFT_DATABASE_URL names it"
+        f"the database at {where} is unavailable ({database_cause(exc)}); check that it is "
+        "running and that CLAWFT_DATABASE_URL names it"
     )
+
+
+def database_cause(exc: BaseException) -> str:
+    """The driver's own words for ``exc`` on one line (psycopg's span several: one per host it
+    tried, and a hint), shortened to 300 characters."""
+    cause = " ".join(str(getattr(exc, "orig", None) or exc).split()) or type(exc).__name__
+    return cause if len(cause) <= 300 else cause[:299] + "…"
 
 
 class Database:
