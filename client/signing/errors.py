@@ -18,6 +18,7 @@ The last two are the two families that matter to callers: "the service failed, r
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class FailureReason(StrEnum):
@@ -69,3 +70,45 @@ class SignatureVerificationError(SigningError):
     def __init__(self, message: str, *, reason: FailureReason) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def exception_summary(exc: BaseException, *, limit: int = 400) -> str:
+    """``exc`` on one line of at most ``limit`` characters, for an error message. A pydantic
+    ``ValidationError`` (what sigstore's models raise, often wrapped in sigstore's own error)
+    becomes where and what its first three problems are, without the input it quotes or its
+    links; anything else, its type and text with every run of whitespace (line breaks
+    included) made one space."""
+    found = _validation_problems(exc)
+    if found:
+        shown = [
+            f"{'.'.join(str(part) for part in problem.get('loc', ())) or 'the document'}: "
+            f"{problem.get('msg', 'invalid')}"
+            for problem in found[:3]
+        ]
+        more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+        count = "1 problem" if len(found) == 1 else f"{len(found)} problems"
+        return _bounded(f"{count}: {'; '.join(shown)}{more}", limit)
+    return _bounded(f"{type(exc).__name__}: {exc}", limit)
+
+
+def _validation_problems(exc: BaseException) -> list[dict[str, Any]]:
+    """The problems of the pydantic ``ValidationError`` that is ``exc`` or caused it."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # sigstore wraps once; a cycle or a long chain is not followed far
+        if seen is None:
+            break
+        problems = getattr(seen, "errors", None)
+        if callable(problems):
+            try:
+                found = problems(include_url=False, include_input=False)
+            except TypeError:  # an ``errors`` that is not pydantic's
+                found = None
+            if isinstance(found, list) and found:
+                return [problem for problem in found if isinstance(problem, dict)]
+        seen = seen.__cause__ or seen.__context__
+    return []
+
+
+def _bounded(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

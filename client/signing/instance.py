@@ -15,7 +15,7 @@ from sigstore.models import ClientTrustConfig
 from sigstore.sign import SigningContext
 from sigstore.verify import Verifier
 
-from client.signing.errors import TrustConfigError
+from client.signing.errors import TrustConfigError, exception_summary
 from client.signing.limits import DEFAULT_LIMITS, SigningLimits, read_bounded
 
 
@@ -55,9 +55,8 @@ class SigstoreInstance:
             config.trusted_root.get_fulcio_certs()
         except Exception as exc:  # sigstore-models raises pydantic, ValueError, sigstore Error
             raise TrustConfigError(
-                f"{source} is not a valid Sigstore ClientTrustConfig ({type(exc).__name__}: "
-                f"{exc}); regenerate it (for the local authority: clawft-registry dev-authority "
-                "--out FILE)"
+                f"{source} is not a valid Sigstore ClientTrustConfig ({exception_summary(exc)}); "
+                "regenerate it (for the local authority: clawft-registry dev-authority --out FILE)"
             ) from exc
         return cls("custom", f"the instance of {source}", config)
 

@@ -16,7 +16,7 @@ from sigstore.hashes import Hashed
 from sigstore.models import Bundle
 from sigstore.verify import Verifier
 
-from client.signing.errors import FailureReason, SignatureVerificationError
+from client.signing.errors import FailureReason, SignatureVerificationError, exception_summary
 from client.signing.limits import DEFAULT_LIMITS, SigningLimits
 from client.signing.plugin_files import PluginFiles
 from client.signing.policy import PolicyMismatch, PublisherPolicy, TrustedPublisher, TrustPolicy
@@ -150,7 +150,7 @@ def load_bundle(data: bytes, *, limits: SigningLimits = DEFAULT_LIMITS) -> Bundl
     try:
         return Bundle.from_json(data)
     except Exception as exc:  # InvalidBundle, pydantic errors, bad base64, bad DER, ...
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        detail = exception_summary(exc, limit=_MAX_DETAIL)
         raise SignatureVerificationError(
             f"the bundle is malformed, not a Sigstore bundle ({detail}): obtain the "
             "bundle again from the publisher",

@@ -3,6 +3,11 @@ for every package by tests/unit/test_public_api.py)."""
 
 from __future__ import annotations
 
+import pytest
+
+from client.signing.errors import SignatureVerificationError, exception_summary
+from client.signing.verify import load_bundle
+
 
 def test_errors_form_one_hierarchy() -> None:
     from client.signing import (
@@ -22,3 +27,47 @@ def test_errors_form_one_hierarchy() -> None:
         TrustConfigError,
     ):
         assert issubclass(error, SigningError)
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b'{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}', "verificationMaterial"),
+        (b"{}", "mediaType: Field required; verificationMaterial"),
+        (b"[]", "the document: Input should be an object"),
+        (b"\xff\xfe", "the document: Invalid JSON"),
+        (b'{"mediaType": "' + b"\x1b[2J\n" * 20_000 + b'"}', "Invalid JSON"),
+    ],
+)
+def test_a_malformed_bundle_says_where_on_one_short_line(data: bytes, where: str) -> None:
+    """pydantic's own text runs over many lines, quotes the input and links to its site."""
+    with pytest.raises(SignatureVerificationError) as refused:
+        load_bundle(data)
+    message = str(refused.value)
+    assert where in message and message.startswith("the bundle is malformed")
+    assert "\n" not in message and "\x1b" not in message and len(message) < 400
+    assert "input_value" not in message and "errors.pydantic.dev" not in message
+
+
+def test_a_summary_follows_the_cause_and_counts_the_rest() -> None:
+    from pydantic import BaseModel
+
+    class Model(BaseModel):
+        a: int
+        b: int
+        c: int
+        d: int
+
+    try:
+        try:
+            Model.model_validate({"a": "x" * 10_000})
+        except ValueError as invalid:
+            raise RuntimeError("failed to load") from invalid
+    except RuntimeError as wrapped:
+        summary = exception_summary(wrapped)
+    assert summary == (
+        "4 problems: a: Input should be a valid integer, unable to parse string as an integer; "
+        "b: Field required; c: Field required (and 1 more)"
+    )
+    assert exception_summary(OSError("two\nlines\tand  spaces")) == "OSError: two lines and spaces"
+    assert exception_summary(ValueError("x" * 1000), limit=50) == "ValueError: " + "x" * 37 + "…"

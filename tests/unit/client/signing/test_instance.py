@@ -36,6 +36,31 @@ def test_garbage_trust_configs_say_how_to_regenerate(data: bytes) -> None:
         SigstoreInstance.from_trust_config(data)
 
 
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b"{", "the document: Invalid JSON"),
+        (b'{"mediaType": "x"}', "mediaType: Input should be"),
+        (
+            b'{"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json", '
+            b'"trustedRoot": {"tlogs": [{"baseUrl": 5}]}}',
+            "trustedRoot.mediaType: Field required; trustedRoot.tlogs.0.baseUrl: Input should "
+            "be a valid string; trustedRoot.tlogs.0.hashAlgorithm: Field required (and 5 more)",
+        ),
+        (b'{"mediaType": "\u001b[2J' + b"A" * 100_000 + b'"}', "mediaType: Input should be"),
+    ],
+)
+def test_a_malformed_trust_config_says_where_on_one_short_line(data: bytes, where: str) -> None:
+    """Not pydantic's own text: a line per field and per link, quoting the input."""
+    with pytest.raises(TrustConfigError) as refused:
+        SigstoreInstance.from_trust_config(data, source="trust.json")
+    message = str(refused.value)
+    assert message.startswith("trust.json is not a valid Sigstore ClientTrustConfig (")
+    assert where in message and message.endswith("dev-authority --out FILE)")
+    assert "\n" not in message and "\x1b" not in message and len(message) < 600
+    assert "input_value" not in message and "errors.pydantic.dev" not in message
+
+
 def test_trust_config_without_certificate_authority_is_refused(
     local_authority: SigningAuthority,
 ) -> None:
