@@ -30,7 +30,9 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+from wsgiref.simple_server import WSGIServer
 
 import msgspec
 import sqlalchemy as sa
@@ -38,7 +40,13 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.types import Message, Scope
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -57,6 +65,7 @@ __all__ = [
     "count_answers",
     "exposition",
     "mark_download",
+    "serve_worker_metrics",
     "timed_tuf_sign",
     "verdict_recorded",
 ]
@@ -296,6 +305,31 @@ def exposition(db: Database | None = None, *, multiproc_dir: str | None = MULTIP
     if db is not None:
         registry.register(_QueueDepth(db))
     return generate_latest(registry)
+
+
+def serve_worker_metrics(
+    host: str, port: int, *, multiproc_dir: str | None = MULTIPROC_DIR
+) -> WSGIServer:
+    """Serve what every process writing to ``multiproc_dir`` counted (a worker's pool
+    processes) in Prometheus text format on ``host:port``, from a daemon thread; returns the
+    server. Raises ``ValueError`` without a multi-process directory (the pool processes'
+    counts would be lost) and ``OSError`` when the address cannot be bound."""
+    if multiproc_dir is None or not Path(multiproc_dir).is_dir():
+        raise ValueError(
+            "CLAWFT_WORKER_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR set to an empty "
+            "directory when the worker starts: its pool processes verify, and their counts "
+            f"reach its /metrics through that directory (now: {multiproc_dir!r})"
+        )
+    registry = CollectorRegistry(auto_describe=False)
+    MultiProcessCollector(registry, path=multiproc_dir)  # type: ignore[no-untyped-call]
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise OSError(
+            f"cannot serve the worker's metrics on {host}:{port} ({exc.strerror or exc}): "
+            "choose another CLAWFT_WORKER_METRICS_PORT or CLAWFT_WORKER_METRICS_HOST",
+        ) from None
+    return server
 
 
 @runtime_checkable

@@ -5,7 +5,7 @@ into one frozen tree, and passed in — never a global. ``serve``, ``worker`` (w
 
 The tree::
 
-    RegistrySettings      data_dir, host, port, blob_accel_prefix
+    RegistrySettings      data_dir, host, port, blob_accel_prefix, worker_metrics_*
       .http               HttpSettings: workers, timeouts          CLAWFT_WORKERS, CLAWFT_HTTP_*
       .database           DatabaseSettings                         CLAWFT_DATABASE_*
       .storage            StorageSettings (.local | .s3)           CLAWFT_STORAGE_*, CLAWFT_S3_*
@@ -74,6 +74,9 @@ class QueueSettings:
     """How often jobs that never reached the broker are sent again (the outbox sweep)."""
 
 
+HOST = r"[A-Za-z0-9.:%\[\]-]+"
+"""What ``CLAWFT_HOST`` and ``CLAWFT_WORKER_METRICS_HOST`` may be: a host name or address."""
+
 BLOB_ACCEL_PREFIX = r"/(?:[A-Za-z0-9_/-]*/)?"
 """What ``CLAWFT_BLOB_ACCEL_PREFIX`` may be: starts and ends with "/", only [A-Za-z0-9_/-]."""
 
@@ -113,6 +116,13 @@ class RegistrySettings:
     rates: RateLimits = field(default_factory=RateLimits)
     token_default_days: int = 90
     """Lifetime of API tokens unless the request says otherwise."""
+    worker_metrics_port: int | None = None
+    """Where ``worker`` serves its own ``/metrics`` (``CLAWFT_WORKER_METRICS_PORT``): the
+    verdicts, verification latency and TUF signing times of its pool processes, for a worker
+    that does not share ``PROMETHEUS_MULTIPROC_DIR`` with the registry (its own container).
+    ``None``: it serves none."""
+    worker_metrics_host: str = "127.0.0.1"
+    """The address that port is bound on (``CLAWFT_WORKER_METRICS_HOST``)."""
 
     @property
     def presign_downloads(self) -> bool:
@@ -157,7 +167,7 @@ class RegistrySettings:
             data_dir=data_dir,
             host=source.matching(
                 "CLAWFT_HOST",
-                r"[A-Za-z0-9.:%\[\]-]+",
+                HOST,
                 "a host name or IP address such as 127.0.0.1 or 0.0.0.0",
                 "127.0.0.1",
             )
@@ -174,4 +184,14 @@ class RegistrySettings:
             ),
             worker=WorkerSettings.from_source(source),
             tuf=TufSettings.from_source(source),
+            worker_metrics_port=source.optional_integer(
+                "CLAWFT_WORKER_METRICS_PORT", low=1, high=65_535
+            ),
+            worker_metrics_host=source.matching(
+                "CLAWFT_WORKER_METRICS_HOST",
+                HOST,
+                "a host name or IP address such as 127.0.0.1 or 0.0.0.0",
+                "127.0.0.1",
+            )
+            or "127.0.0.1",
         )

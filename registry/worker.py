@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 
 from celery import Celery
+from celery.signals import worker_process_init
 from celery.utils.nodenames import default_nodename, host_format
 
+from registry.metrics import serve_worker_metrics
 from registry.queue import CeleryQueue
 from registry.settings import RegistrySettings
 from registry.tuf.tasks import lazy_tuf_services, register_tuf_tasks
@@ -49,3 +51,18 @@ def create_worker_app(settings: RegistrySettings) -> Celery:
     )
     register_tuf_tasks(app, lazy_tuf_services(settings))
     return app
+
+
+def start_worker_metrics(settings: RegistrySettings) -> None:
+    """Serve the worker's ``/metrics`` on ``CLAWFT_WORKER_METRICS_PORT`` when it is set (from
+    this, the main process; the pool processes it forks close their copy of the socket).
+    Raises ``ValueError`` without ``PROMETHEUS_MULTIPROC_DIR``, ``OSError`` when the address
+    cannot be bound."""
+    if settings.worker_metrics_port is None:
+        return
+    server = serve_worker_metrics(settings.worker_metrics_host, settings.worker_metrics_port)
+
+    def close_inherited_socket(**_: object) -> None:
+        server.socket.close()
+
+    worker_process_init.connect(close_inherited_socket, weak=False)

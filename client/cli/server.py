@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -21,13 +22,22 @@ SERVER_EXTRA = "this command needs the server extra: pip install 'clawft-registr
 Handler = Callable[[argparse.Namespace], int]
 
 
-def reports_storage_errors(handler: Handler) -> Handler:
-    """``handler``, stopped with one line and exit status 1 when the database or the blob store
-    cannot be reached, refuses an operation, or holds a schema this code cannot run on, instead
-    of the driver's traceback. The database's URL is shown without its password."""
+def server_command(handler: Handler) -> Handler:
+    """``handler`` as a command of the registry: refused with one line before the registry is
+    imported when ``PROMETHEUS_MULTIPROC_DIR`` names no directory (prometheus-client would fail
+    on import), and stopped with one line and exit status 1, instead of the driver's
+    traceback, when the database or the blob store cannot be reached, refuses an operation, or
+    holds a schema this code cannot run on. The database's URL is shown without its password."""
 
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
+        metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if metrics_dir and not Path(metrics_dir).is_dir():
+            return fail(
+                f"PROMETHEUS_MULTIPROC_DIR names {metrics_dir!r}, which is not a directory: "
+                "create it, empty, before the registry's processes start (or unset it)",
+                EXIT_USAGE,
+            )
         try:
             from sqlalchemy.exc import OperationalError
 
@@ -52,7 +62,7 @@ def reports_storage_errors(handler: Handler) -> Handler:
 
 def open_database(settings: Any) -> Any:
     """The registry's :class:`~registry.db.Database`, once it answers and holds the schema this
-    code runs on; raises what :func:`reports_storage_errors` reports."""
+    code runs on; raises what :func:`server_command` reports."""
     from registry.db import Database
     from registry.db.migrate import check_at_head
 
@@ -90,7 +100,7 @@ def register(subparsers: Any) -> None:
         "with a broker of your own)",
     )
     serve.add_argument("--no-worker", action="store_true", help="do not verify in this process")
-    serve.set_defaults(handler=reports_storage_errors(run_serve))
+    serve.set_defaults(handler=server_command(run_serve))
 
     worker: argparse.ArgumentParser = subparsers.add_parser(
         "worker",
@@ -108,7 +118,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="also schedule the periodic TUF refresh (run exactly one worker with --beat)",
     )
-    worker.set_defaults(handler=reports_storage_errors(run_worker))
+    worker.set_defaults(handler=server_command(run_worker))
 
     mirror: argparse.ArgumentParser = subparsers.add_parser(
         "mirror",
@@ -124,14 +134,14 @@ def register(subparsers: Any) -> None:
     mirror.add_argument(
         "--data-dir", type=Path, help="default: $CLAWFT_DATA_DIR or ./registry-data"
     )
-    mirror.set_defaults(handler=reports_storage_errors(run_mirror))
+    mirror.set_defaults(handler=server_command(run_mirror))
 
     admin: argparse.ArgumentParser = subparsers.add_parser(
         "admin", help="administer a registry: migrate its database, create publishers"
     )
     actions = admin.add_subparsers(dest="action", metavar="ACTION", required=True)
     migrate = actions.add_parser("migrate", help="upgrade the database schema to this version")
-    migrate.set_defaults(handler=reports_storage_errors(run_migrate))
+    migrate.set_defaults(handler=server_command(run_migrate))
     create = actions.add_parser(
         "create-publisher", help="create a publisher, its namespaces and a token (shown once)"
     )
@@ -151,7 +161,7 @@ def register(subparsers: Any) -> None:
         help="sign the namespaces' signer policies into the TUF metadata now (without it, "
         "devices refuse their plugins until `admin sign-signers`)",
     )
-    create.set_defaults(handler=reports_storage_errors(run_create_publisher))
+    create.set_defaults(handler=server_command(run_create_publisher))
 
     from client.cli.tuf_admin import register_actions
 
@@ -160,8 +170,6 @@ def register(subparsers: Any) -> None:
 
 def _settings(args: argparse.Namespace) -> Any:
     """Registry settings from ``CLAWFT_*`` (and ``CLAWFT_CONFIG``), then the command's flags."""
-    import os
-
     from registry.settings import RegistrySettings
 
     env = dict(os.environ)
@@ -222,7 +230,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     try:
         from registry.logs import configure_logging
-        from registry.worker import create_worker_app, worker_node_name
+        from registry.worker import create_worker_app, start_worker_metrics, worker_node_name
     except ImportError:
         return fail(SERVER_EXTRA, EXIT_USAGE)
     try:
@@ -241,6 +249,12 @@ def run_worker(args: argparse.Namespace) -> int:
             "CLAWFT_DATA_DIR to a directory this user can write",
             EXIT_USAGE,
         )
+    try:
+        start_worker_metrics(settings)  # CLAWFT_WORKER_METRICS_PORT: before Celery, or not at all
+    except ValueError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        return fail(str(exc))
     app.Worker(
         hostname=node_name,
         concurrency=args.concurrency,

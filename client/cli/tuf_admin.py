@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from client.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail
-from client.cli.server import reports_storage_errors
+from client.cli.server import server_command
 
 __all__ = ["register_actions", "sign_namespaces"]
 
@@ -37,7 +37,7 @@ def register_actions(actions: Any) -> None:
     init.add_argument(
         "--root-out", type=Path, required=True, metavar="FILE", help="write the root devices pin"
     )
-    init.set_defaults(handler=reports_storage_errors(run_tuf_init))
+    init.set_defaults(handler=server_command(run_tuf_init))
 
     sign = actions.add_parser(
         "sign-signers",
@@ -45,7 +45,7 @@ def register_actions(actions: Any) -> None:
     )
     sign.add_argument("namespaces", nargs="*", metavar="NAMESPACE", help="default: every request")
     sign.add_argument("--targets-key", required=True, metavar="FILE|URI")
-    sign.set_defaults(handler=reports_storage_errors(run_sign_signers))
+    sign.set_defaults(handler=server_command(run_sign_signers))
 
     rotate = actions.add_parser("rotate-key", help="replace a TUF signing key")
     rotate.add_argument("role", choices=("online", "targets", "root"))
@@ -56,7 +56,7 @@ def register_actions(actions: Any) -> None:
     rotate.add_argument(
         "--new-key", required=True, type=Path, metavar="FILE", help="created when it does not exist"
     )
-    rotate.set_defaults(handler=reports_storage_errors(run_rotate_key))
+    rotate.set_defaults(handler=server_command(run_rotate_key))
 
 
 def _open(args: argparse.Namespace) -> Any:

@@ -47,6 +47,7 @@ FIELD: dict[str, Callable[[RegistrySettings], Any]] = {
     "CLAWFT_VERDICTS_DB": lambda s: s.worker.verdicts_db,
     "CLAWFT_VERDICTS_BUSY_TIMEOUT_S": lambda s: s.worker.verdicts_busy_timeout_s,
     "CLAWFT_MAX_UPLOAD_FILE_BYTES": lambda s: s.worker.max_upload_file_bytes,
+    "CLAWFT_WORKER_METRICS_HOST": lambda s: s.worker_metrics_host,
 }
 """The settings whose default is a plain value; the others show "—" (unset) in the table."""
 UNSET: dict[str, Callable[[RegistrySettings], Any]] = {
@@ -57,6 +58,7 @@ UNSET: dict[str, Callable[[RegistrySettings], Any]] = {
     "CLAWFT_TRUST_CONFIG": lambda s: s.worker.verifier.trust_config,
     "CLAWFT_VERIFIER_SCRATCH_DIR": lambda s: s.worker.verifier.isolation.scratch_root,
     "CLAWFT_TUF_ONLINE_KEY_URI": lambda s: s.tuf.online_key_uri,
+    "CLAWFT_WORKER_METRICS_PORT": lambda s: s.worker_metrics_port,
 }
 
 

@@ -8,6 +8,7 @@ The test session runs in Prometheus multi-process mode (``tests/conftest.py`` se
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -34,7 +35,13 @@ from registry.queue import CeleryQueue
 from registry.storage import create_blob_store
 from registry.storage.settings import S3Settings, StorageSettings
 from tests.conftest import RunningAuthority
-from tests.integration.registry.harness import Registry, publish, signed
+from tests.integration.registry.harness import (
+    ProductionStack,
+    Registry,
+    publish,
+    serve_registry,
+    signed,
+)
 
 pytestmark = pytest.mark.network
 
@@ -313,3 +320,199 @@ def test_readyz_names_a_blob_store_that_is_down(registry: Registry) -> None:
     checks = answer.json()["checks"]
     assert checks["database"] == "ok" and checks["broker"] == "ok"
     assert checks["blobs"] != "ok" and checks["blobs"]
+
+
+# ----------------------------------------------------------------------------- worker metrics
+
+
+def _scrape_url(url: str, timeout_s: float = 60.0) -> Series:
+    """The series at ``url`` once it answers (a worker binds its port before Celery starts)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            response = httpx.get(url, timeout=5)
+            break
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    assert response.status_code == 200
+    series: Series = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            series[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return series
+
+
+def _socket_inode(port: int) -> str:
+    """The inode of the socket listening on 127.0.0.1:``port`` (from /proc/net/tcp)."""
+    wanted = f"0100007F:{port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == wanted and fields[3] == "0A":  # LISTEN
+            return fields[9]
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def _holders(inode: str, pids: list[int]) -> list[int]:
+    """Which of ``pids`` hold the socket ``inode`` open."""
+    holding = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if any(
+                str(fd.readlink()) == f"socket:[{inode}]"
+                for fd in Path(f"/proc/{pid}/fd").iterdir()
+            ):
+                holding.append(pid)
+    return holding
+
+
+def _children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    found: list[int] = []
+    for task in tasks.iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+@pytest.fixture
+def worker_serving_metrics(
+    request: pytest.FixtureRequest, tmp_path: Path, dev_authority: RunningAuthority
+) -> Iterator[tuple[Registry, int, ProductionStack]]:
+    """The production stack with a worker that, like a compose worker container, has a
+    PROMETHEUS_MULTIPROC_DIR of its own (not the registry's) and serves it on a port."""
+    port = _closed_port()
+    own = tmp_path / "worker-metrics"
+    own.mkdir()
+    cleanups: list[Callable[[], None]] = []
+    try:
+        stack = ProductionStack(
+            request,
+            tmp_path / "registry-data",
+            dev_authority.trust_config_path,
+            broker_db=8,
+            worker_env={
+                "PROMETHEUS_MULTIPROC_DIR": str(own),
+                "CLAWFT_WORKER_METRICS_PORT": str(port),
+            },
+        )
+        cleanups.append(stack.close)
+        registry = serve_registry(
+            stack.settings,
+            CeleryQueue(stack.broker),
+            dev_authority,
+            cleanups,
+            data=stack.data,
+            mode="production",
+            workers=stack.workers,
+            client_trust=tmp_path / "client-trust",
+        )
+        yield registry, port, stack
+    finally:
+        for cleanup in reversed(cleanups):
+            cleanup()
+
+
+def test_a_worker_serves_the_metrics_of_its_own_processes(
+    worker_serving_metrics: tuple[Registry, int, ProductionStack],
+    built: dict[str, Path],
+    dev_authority: RunningAuthority,
+    tmp_path: Path,
+) -> None:
+    registry, port, stack = worker_serving_metrics
+    url = f"http://127.0.0.1:{port}/metrics"
+    before = _scrape_url(url)
+    assert total(before, "clawft_verdicts_total") == 0
+    registry_before = scrape(registry)
+    publish(registry.client(), signed(built, "hello", dev_authority, tmp_path))
+    registry.verify_queued()
+    deadline = time.monotonic() + 30
+    while True:  # the TUF task's time is recorded as it ends, just after its commit
+        after = _scrape_url(url)
+        if value(after, "clawft_tuf_sign_seconds_count", task="publish") or (
+            time.monotonic() > deadline
+        ):
+            break
+        time.sleep(0.2)
+    assert value(after, "clawft_verdicts_total", verdict="approved", check="") == 1
+    assert total(after, "clawft_verdicts_total") == 1
+    assert value(after, "clawft_verification_latency_seconds_count") == 1
+    assert value(after, "clawft_tuf_sign_seconds_count", task="publish") >= 1
+    # The registry's own /metrics (another directory, as another container) sees none of it.
+    registry_after = scrape(registry)
+    assert total(registry_after, "clawft_verdicts_total") == total(
+        registry_before, "clawft_verdicts_total"
+    )
+    # Only the worker's main process holds the listening socket: its pool processes, which
+    # run plugins' verifications, closed their inherited copy.
+    (main,) = stack._workers  # the worker process the stack started
+    pool = _children(main.pid)
+    assert pool, "the worker has no pool process"
+    assert _holders(_socket_inode(port), [main.pid, *pool]) == [main.pid]
+
+
+def _worker_refused(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``clawft-registry worker`` on a migrated SQLite database with ``env``; it must stop
+    before Celery starts (the broker named does not exist)."""
+    database = tmp_path / "registry.db"
+    if not database.exists():
+        from registry.db import Database, DatabaseSettings
+        from registry.db.migrate import upgrade
+
+        db = Database(DatabaseSettings(url=f"sqlite:///{database}"))
+        upgrade(db.engine)
+        db.dispose()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CLAWFT_", "PROMETHEUS_"))}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "clawft-registry"), "worker"],
+        env={
+            **base,
+            "CLAWFT_DATA_DIR": str(tmp_path / "data"),
+            "CLAWFT_DATABASE_URL": f"sqlite:///{database}",
+            "CLAWFT_BROKER_URL": f"redis://127.0.0.1:{_closed_port()}/0",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("INFO ")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("directory", ["unset", "missing"])
+def test_worker_metrics_without_a_multiprocess_directory_are_refused(
+    directory: str, tmp_path: Path
+) -> None:
+    env = {"CLAWFT_WORKER_METRICS_PORT": str(_closed_port())}
+    if directory == "missing":
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "no-such-directory")
+    result = _worker_refused(env, tmp_path)
+    assert result.returncode == 2, result.stderr
+    if directory == "unset":
+        assert "needs PROMETHEUS_MULTIPROC_DIR" in _error_line(result)
+    else:  # refused before prometheus-client, which fails on import, is imported
+        assert "PROMETHEUS_MULTIPROC_DIR names" in _error_line(result)
+        assert "not a directory" in _error_line(result)
+
+
+def test_worker_metrics_on_a_port_in_use_are_refused(tmp_path: Path) -> None:
+    own = tmp_path / "metrics"
+    own.mkdir()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _worker_refused(
+            {"PROMETHEUS_MULTIPROC_DIR": str(own), "CLAWFT_WORKER_METRICS_PORT": str(port)},
+            tmp_path,
+        )
+    assert result.returncode == 1, result.stderr
+    error = _error_line(result)
+    assert f"cannot serve the worker's metrics on 127.0.0.1:{port}" in error
+    assert "CLAWFT_WORKER_METRICS_PORT" in error

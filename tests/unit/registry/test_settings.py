@@ -19,6 +19,8 @@ BAD: dict[str, tuple[str, dict[str, str]]] = {
     "CLAWFT_DATA_DIR": ("data\x00dir", {}),
     "CLAWFT_HOST": ("local host", {}),
     "CLAWFT_PORT": ("70000", {}),
+    "CLAWFT_WORKER_METRICS_PORT": ("0", {}),
+    "CLAWFT_WORKER_METRICS_HOST": ("0.0.0.0;curl evil", {}),
     "CLAWFT_WORKERS": ("0", {}),
     "CLAWFT_HTTP_HEADER_TIMEOUT_S": ("61", {}),
     "CLAWFT_HTTP_KEEP_ALIVE_S": ("5", {}),

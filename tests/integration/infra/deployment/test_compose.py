@@ -146,6 +146,8 @@ def test_the_registry_listens_inside_its_container_only(resolved: dict[str, Any]
     for name, service in resolved["services"].items():
         host = service.get("environment", {}).get("CLAWFT_HOST")
         assert host == ("0.0.0.0" if name == "registry" else None), name
+        metrics_host = service.get("environment", {}).get("CLAWFT_WORKER_METRICS_HOST")
+        assert metrics_host == ("0.0.0.0" if name in ("worker", "beat") else None), name
     env = resolved["services"]["registry"]["environment"]
     assert env["CLAWFT_BLOB_ACCEL_PREFIX"] == "/_blobs/"
     assert "/readyz" in " ".join(resolved["services"]["registry"]["healthcheck"]["test"])
@@ -243,6 +245,22 @@ def _host(url: str) -> str:
     return url.split("://", 1)[1].rstrip("/")
 
 
+def test_each_worker_container_serves_the_metrics_of_its_own_processes(
+    resolved: dict[str, Any],
+) -> None:
+    """The registry's /metrics adds up its own container's processes only: a worker in
+    another container serves its verdicts itself, from a directory emptied at every start."""
+    for name in ("worker", "beat"):
+        service = resolved["services"][name]
+        env = service["environment"]
+        assert env["CLAWFT_WORKER_METRICS_PORT"] == "9808", name
+        assert env["PROMETHEUS_MULTIPROC_DIR"] in service["tmpfs"], name
+        assert [str(port) for port in service["expose"]] == ["9808"], name
+        assert not service.get("ports"), name
+    registry = resolved["services"]["registry"]
+    assert "CLAWFT_WORKER_METRICS_PORT" not in registry["environment"]
+
+
 def test_the_stack_the_tests_run_uses_the_settings_the_compose_file_gives(
     resolved: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -263,4 +281,9 @@ def test_the_stack_the_tests_run_uses_the_settings_the_compose_file_gives(
     )
     tuned = {"CLAWFT_BROKER_VISIBILITY_TIMEOUT_S", "CLAWFT_S3_REGION"}
     made_here = {"CLAWFT_S3_CREATE_BUCKET", "CLAWFT_RESULT_BACKEND"}  # compose: minio-init
-    assert {n for n in composed if n.startswith("CLAWFT_")} - tuned == ours - made_here
+    # Each container serves its own worker metrics; the stack's processes share one machine
+    # and one PROMETHEUS_MULTIPROC_DIR, which the registry's /metrics adds up.
+    per_container = {"CLAWFT_WORKER_METRICS_HOST", "CLAWFT_WORKER_METRICS_PORT"}
+    assert {n for n in composed if n.startswith("CLAWFT_")} - tuned - per_container == (
+        ours - made_here
+    )
