@@ -17,6 +17,7 @@ The last two are the two families that matter to callers: "the service failed, r
 
 from __future__ import annotations
 
+import unicodedata
 from enum import StrEnum
 from typing import Any
 
@@ -73,22 +74,35 @@ class SignatureVerificationError(SigningError):
 
 
 def exception_summary(exc: BaseException, *, limit: int = 400) -> str:
-    """``exc`` on one line of at most ``limit`` characters, for an error message. A pydantic
-    ``ValidationError`` (what sigstore's models raise, often wrapped in sigstore's own error)
-    becomes where and what its first three problems are, without the input it quotes or its
-    links; anything else, its type and text with every run of whitespace (line breaks
-    included) made one space."""
+    """``exc`` on one line of at most ``limit`` characters, for an error message that may be
+    stored and shown anywhere. A pydantic ``ValidationError`` (what sigstore's models raise,
+    often wrapped in sigstore's own error) becomes where and what its first three problems
+    are, without the input it quotes or its links; anything else, its type and text. Runs of
+    whitespace become one space, and control, format and bidi characters (which a hostile
+    document's keys can carry into pydantic's locations) are written as escapes."""
     found = _validation_problems(exc)
     if found:
         shown = [
-            f"{'.'.join(str(part) for part in problem.get('loc', ())) or 'the document'}: "
-            f"{problem.get('msg', 'invalid')}"
+            f"{_location(problem.get('loc'))}: {problem.get('msg', 'invalid')}"
             for problem in found[:3]
         ]
         more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
         count = "1 problem" if len(found) == 1 else f"{len(found)} problems"
         return _bounded(f"{count}: {'; '.join(shown)}{more}", limit)
-    return _bounded(f"{type(exc).__name__}: {exc}", limit)
+    return _bounded(f"{type(exc).__name__}: {_text(exc)}", limit)
+
+
+def _location(loc: object) -> str:
+    if isinstance(loc, tuple | list):
+        return ".".join(str(part) for part in loc) or "the document"
+    return "the document" if loc is None else str(loc)
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # an exception whose __str__ fails
+        return "(its message cannot be read)"
 
 
 def _validation_problems(exc: BaseException) -> list[dict[str, Any]]:
@@ -101,7 +115,7 @@ def _validation_problems(exc: BaseException) -> list[dict[str, Any]]:
         if callable(problems):
             try:
                 found = problems(include_url=False, include_input=False)
-            except TypeError:  # an ``errors`` that is not pydantic's
+            except Exception:  # an ``errors`` that is not pydantic's
                 found = None
             if isinstance(found, list) and found:
                 return [problem for problem in found if isinstance(problem, dict)]
@@ -111,4 +125,9 @@ def _validation_problems(exc: BaseException) -> list[dict[str, Any]]:
 
 def _bounded(text: str, limit: int) -> str:
     text = " ".join(text.split())
+    if not (text.isascii() and text.isprintable()):
+        text = "".join(
+            ch if ch.isprintable() and unicodedata.category(ch) != "Cf" else f"\\u{ord(ch):04x}"
+            for ch in text
+        )
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -71,3 +71,36 @@ def test_a_summary_follows_the_cause_and_counts_the_rest() -> None:
     )
     assert exception_summary(OSError("two\nlines\tand  spaces")) == "OSError: two lines and spaces"
     assert exception_summary(ValueError("x" * 1000), limit=50) == "ValueError: " + "x" * 37 + "…"
+
+
+def test_a_bundle_s_hostile_keys_reach_the_reason_escaped() -> None:
+    """pydantic names an unexpected key in its location: the reason is stored in the verdict
+    and shown by pages and JSON alike, so no terminal escape, bidi override or NUL in it."""
+    key = "\\u001b[2J\\u001b]0;pwn\\u0007\\u202eevil\\u0000"
+    data = '{"' + key + '": 1, "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}'
+    with pytest.raises(SignatureVerificationError) as refused:
+        load_bundle(data.encode())
+    message = str(refused.value)
+    assert "\\u001b[2J" in message and "\\u202e" in message and "\\u0000" in message
+    assert all(ch.isprintable() for ch in message)
+
+
+def test_a_summary_of_an_odd_exception_does_not_fail() -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    class FailingErrors(Exception):
+        def errors(self, **_: object) -> list[object]:
+            raise ValueError("no")
+
+    class OddLocations(Exception):
+        def errors(self, **_: object) -> list[object]:
+            return [{"loc": 5, "msg": "m"}, {"loc": None, "msg": "n"}, "not a dict"]
+
+    assert exception_summary(Unprintable()) == "Unprintable: (its message cannot be read)"
+    assert exception_summary(FailingErrors("plain")) == "FailingErrors: plain"
+    assert exception_summary(OddLocations()) == "2 problems: 5: m; the document: n"
+    wrapped = RuntimeError("outer")
+    wrapped.__cause__ = Unprintable()
+    assert exception_summary(wrapped) == "RuntimeError: outer"
