@@ -104,7 +104,7 @@ def _start(settings: RegistrySettings, stoppers: list[Any], *, with_worker: bool
     data = settings.data_dir
     db = Database(settings.database)
     try:
-        db.check()  # unreachable: one line naming it, not the migration's traceback
+        db.check(deadline_s=20.0)  # down or hung: one line naming it, not a traceback or a wait
         upgrade(db.engine)
     finally:
         db.dispose()

@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
-from wsgiref.simple_server import WSGIServer
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import msgspec
 import sqlalchemy as sa
@@ -40,15 +42,13 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.types import Message, Scope
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    start_http_server,
-)
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.exposition import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    ThreadingWSGIServer,
+    make_wsgi_app,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
@@ -307,6 +307,45 @@ def exposition(db: Database | None = None, *, multiproc_dir: str | None = MULTIP
     return generate_latest(registry)
 
 
+WORKER_METRICS_CONNECTIONS = 16
+"""Connections the worker's metrics server serves at once; more are closed on arrival."""
+WORKER_METRICS_TIMEOUT_S = 10.0
+"""How long that server waits for a client's next bytes before it drops the connection."""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    timeout = WORKER_METRICS_TIMEOUT_S  # socketserver applies it to the connection
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Not a line per scrape in the worker's log."""
+
+
+class _BoundedServer(ThreadingWSGIServer):
+    """prometheus-client's thread-per-request server, with at most
+    :data:`WORKER_METRICS_CONNECTIONS` threads: a client that opens connections and sends
+    nothing cannot pile threads up in the worker's main process."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.slots = threading.BoundedSemaphore(WORKER_METRICS_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
 def serve_worker_metrics(
     host: str, port: int, *, multiproc_dir: str | None = MULTIPROC_DIR
 ) -> WSGIServer:
@@ -323,12 +362,17 @@ def serve_worker_metrics(
     registry = CollectorRegistry(auto_describe=False)
     MultiProcessCollector(registry, path=multiproc_dir)  # type: ignore[no-untyped-call]
     try:
-        server, _thread = start_http_server(port, addr=host, registry=registry)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        server_class = type("WorkerMetricsServer", (_BoundedServer,), {"address_family": family})
+        server: WSGIServer = make_server(
+            host, port, make_wsgi_app(registry), server_class, handler_class=_QuietHandler
+        )
     except OSError as exc:
         raise OSError(
             f"cannot serve the worker's metrics on {host}:{port} ({exc.strerror or exc}): "
-            "choose another CLAWFT_WORKER_METRICS_PORT or CLAWFT_WORKER_METRICS_HOST",
+            "choose another CLAWFT_WORKER_METRICS_PORT or CLAWFT_WORKER_METRICS_HOST"
         ) from None
+    threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
     return server
 
 

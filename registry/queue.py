@@ -95,9 +95,9 @@ class CeleryQueue:
             raise QueueUnavailable(f"the broker at {self._shown()} is unreachable: {exc}") from exc
 
     def _shown(self) -> str:
-        """The broker URL without credentials."""
+        """The broker URL without credentials (nor its query, which may carry a password)."""
         scheme, _, rest = self.broker_url.partition("://")
-        return f"{scheme}://{rest.rpartition('@')[2]}"
+        return f"{scheme}://{rest.partition('?')[0].rpartition('@')[2]}"
 
 
 class InMemoryQueue:

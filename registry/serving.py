@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,7 +28,14 @@ from verifier.settings_source import SECRET_FILES
 if TYPE_CHECKING:
     from granian.constants import Loops
 
-__all__ = ["HttpSettings", "apply_environment", "event_loop", "run_http_server", "worker_count"]
+__all__ = [
+    "HttpSettings",
+    "apply_environment",
+    "check_address",
+    "event_loop",
+    "run_http_server",
+    "worker_count",
+]
 
 MAX_HEADER_TIMEOUT_MS = 60_000
 """The longest header timeout granian takes."""
@@ -87,6 +95,22 @@ def apply_environment(
         file_variable = SECRET_FILES.get(name)
         if file_variable is not None:
             target.pop(file_variable, None)
+
+
+def check_address(host: str, port: int) -> None:
+    """Raise ``OSError`` with one line naming ``host:port`` unless ``serve`` can listen there
+    (granian's own error is a traceback and a Rust backtrace). Bound and let go at once, with
+    ``SO_REUSEADDR`` as granian binds, so a closed connection's port still counts as free."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise OSError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}): stop what holds it, or "
+            "give serve another --port or --host"
+        ) from None
 
 
 def run_http_server(

@@ -22,7 +22,10 @@ endpoint and a Redis broker instead. The same code paths run either way.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,7 +35,7 @@ from registry.serving import HttpSettings
 from registry.storage.settings import StorageSettings
 from registry.tuf.settings import TufSettings
 from verifier.celery_app import WorkerSettings
-from verifier.settings_source import SettingsSource
+from verifier.settings_source import SettingsError, SettingsSource
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -75,7 +78,28 @@ class QueueSettings:
 
 
 HOST = r"[A-Za-z0-9.:%\[\]-]+"
-"""What ``CLAWFT_HOST`` and ``CLAWFT_WORKER_METRICS_HOST`` may be: a host name or address."""
+"""What ``CLAWFT_HOST`` may be: a host name or address."""
+
+HOST_NAME = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*"
+"""A DNS host name: labels of letters, digits and inner hyphens."""
+
+
+def bind_address(source: SettingsSource, name: str, default: str) -> str:
+    """An address a socket can bind: an IPv4 or IPv6 address (no brackets, no port), or a
+    host name."""
+    value = source.text(name)
+    if value is None:
+        return default
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(value)
+        return value
+    if len(value) <= 253 and re.fullmatch(HOST_NAME, value):
+        return value
+    raise SettingsError(
+        f"{name} must be an IP address without brackets or port, or a host name, such as "
+        f"127.0.0.1, 0.0.0.0 or ::1, not {value[:60]!r}"
+    )
+
 
 BLOB_ACCEL_PREFIX = r"/(?:[A-Za-z0-9_/-]*/)?"
 """What ``CLAWFT_BLOB_ACCEL_PREFIX`` may be: starts and ends with "/", only [A-Za-z0-9_/-]."""
@@ -187,11 +211,5 @@ class RegistrySettings:
             worker_metrics_port=source.optional_integer(
                 "CLAWFT_WORKER_METRICS_PORT", low=1, high=65_535
             ),
-            worker_metrics_host=source.matching(
-                "CLAWFT_WORKER_METRICS_HOST",
-                HOST,
-                "a host name or IP address such as 127.0.0.1 or 0.0.0.0",
-                "127.0.0.1",
-            )
-            or "127.0.0.1",
+            worker_metrics_host=bind_address(source, "CLAWFT_WORKER_METRICS_HOST", "127.0.0.1"),
         )

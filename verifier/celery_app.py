@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from celery import Celery
 
@@ -27,6 +28,36 @@ from verifier.settings_source import SettingsError, SettingsSource
 from verifier.tasks import VerificationServices, register_verify_upload, services_from_settings
 
 MIB = 1024 * 1024
+
+
+REDIS_SCHEMES = ("redis", "rediss", "redis+socket")
+"""What the broker may be: Redis or Valkey (the registry's shared rate limits and embedded
+broker speak only that). The result backend may be any Celery knows."""
+
+
+def _celery_url(source: SettingsSource, name: str, *, redis_only: bool) -> str | None:
+    """A broker or result backend URL, checked here rather than as a traceback when a worker
+    first connects. Never echoed: it may hold a password."""
+    url = source.url(name)
+    if url is None:
+        return None
+    problem = None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        problem = "its host and port cannot be read"
+    else:
+        if redis_only and parts.scheme not in REDIS_SCHEMES:
+            problem = f"it must start {', '.join(s + '://' for s in REDIS_SCHEMES)}"
+        elif parts.scheme == "rediss" and "ssl_cert_reqs" not in parse_qs(parts.query):
+            problem = "rediss:// needs ?ssl_cert_reqs=required (or optional, or none)"
+    if problem is not None:
+        raise SettingsError(
+            f"{name} is not a URL such as redis://host:6379/0 (not shown: it may hold a "
+            f"password): {problem}"
+        )
+    return url
 
 
 class WorkerSettingsError(SettingsError):
@@ -121,8 +152,8 @@ class WorkerSettings:
         the standalone verifier alike."""
         d = cls()
         return cls(
-            broker_url=source.url("CLAWFT_BROKER_URL"),
-            result_backend=source.url("CLAWFT_RESULT_BACKEND"),
+            broker_url=_celery_url(source, "CLAWFT_BROKER_URL", redis_only=True),
+            result_backend=_celery_url(source, "CLAWFT_RESULT_BACKEND", redis_only=False),
             soft_time_limit_s=source.integer(
                 "CLAWFT_TASK_SOFT_TIME_LIMIT_S", d.soft_time_limit_s, low=1
             ),

@@ -232,10 +232,9 @@ def read_secret_file(variable: str, where: str) -> str:
 def _whole_number(name: str, value: str, low: int, high: int | None) -> int:
     bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
     problem = f"{name} must be a whole number {bounds}, not {value[:40]!r}"
-    try:
-        number = int(value)
-    except ValueError:
-        raise SettingsError(problem) from None
+    if not re.fullmatch(r"-?[0-9]+", value):  # int() also takes spaces, "_" and non-ASCII digits
+        raise SettingsError(problem)
+    number = int(value)
     if number < low or (high is not None and number > high):
         raise SettingsError(problem)
     return number

@@ -10,6 +10,7 @@ import argparse
 import functools
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +22,9 @@ SERVER_EXTRA = "this command needs the server extra: pip install 'clawft-registr
 
 Handler = Callable[[argparse.Namespace], int]
 
+CHECK_DEADLINE_S = 20.0
+"""How long a command waits for the database's first answer before it gives up."""
+
 
 def server_command(handler: Handler) -> Handler:
     """``handler`` as a command of the registry: refused with one line before the registry is
@@ -31,15 +35,12 @@ def server_command(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
-        metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-        if metrics_dir and not Path(metrics_dir).is_dir():
-            return fail(
-                f"PROMETHEUS_MULTIPROC_DIR names {metrics_dir!r}, which is not a directory: "
-                "create it, empty, before the registry's processes start (or unset it)",
-                EXIT_USAGE,
-            )
+        problem = _metrics_directory_problem()
+        if problem is not None:
+            return fail(problem, EXIT_USAGE)
         try:
-            from sqlalchemy.exc import OperationalError
+            from alembic.util.exc import CommandError as SchemaRecordUnreadable
+            from sqlalchemy.exc import DBAPIError
 
             from registry.db.migrate import SchemaOutOfDate
             from registry.db.session import database_cause
@@ -50,25 +51,67 @@ def server_command(handler: Handler) -> Handler:
             return handler(args)
         except (StorageUnavailable, SchemaOutOfDate) as exc:
             return fail(str(exc), EXIT_FAILED)
-        except OperationalError as exc:  # past the first connection: a read-only file, a drop
+        except DBAPIError as exc:  # no privilege, read-only, a corrupt file, a dropped connection
             return fail(
                 f"the database refused the command ({database_cause(exc)}); check that it is "
-                "running and writable, and that CLAWFT_DATABASE_URL names it",
+                "running, that this role may read and write it, and that CLAWFT_DATABASE_URL "
+                "names it",
+                EXIT_FAILED,
+            )
+        except SchemaRecordUnreadable as exc:  # alembic_version holds two rows, or garbage
+            return fail(
+                f"the database's record of its schema (table alembic_version) is unusable "
+                f"({database_cause(exc)}); restore a backup",
                 EXIT_FAILED,
             )
 
     return run
 
 
+def _metrics_directory_problem() -> str | None:
+    """Why the processes could not share their metrics through ``PROMETHEUS_MULTIPROC_DIR``,
+    if they could not: prometheus-client writes a file there as the registry is imported, and
+    fails with a traceback (an empty value puts its files in the working directory)."""
+    if "prometheus_multiproc_dir" in os.environ:
+        return (
+            "prometheus_multiproc_dir is prometheus-client's old name: set "
+            "PROMETHEUS_MULTIPROC_DIR instead"
+        )
+    value = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if value is None:
+        return None
+    if not value:
+        return "PROMETHEUS_MULTIPROC_DIR is set but empty: unset it, or name an empty directory"
+    try:
+        with tempfile.TemporaryFile(dir=value):
+            pass
+    except OSError as exc:  # missing, a file, not writable, a name too long
+        return (
+            f"PROMETHEUS_MULTIPROC_DIR names {value[:200]!r}, where no file can be written "
+            f"({exc.strerror or exc}): create it, empty and writable, before the registry's "
+            "processes start (or unset it)"
+        )
+    return None
+
+
 def open_database(settings: Any) -> Any:
     """The registry's :class:`~registry.db.Database`, once it answers and holds the schema this
     code runs on; raises what :func:`server_command` reports."""
-    from registry.db import Database
-    from registry.db.migrate import check_at_head
+    from sqlalchemy import make_url
 
+    from registry.db import Database
+    from registry.db.migrate import SchemaOutOfDate, check_at_head
+
+    if settings.database.is_sqlite:  # not created here: only `admin migrate` and serve do
+        path = Path(make_url(settings.database.url).database or "")
+        if not path.exists():
+            raise SchemaOutOfDate(
+                f"there is no database at {str(path)[:200]!r}: run `clawft-registry admin "
+                "migrate` to create it, or check CLAWFT_DATABASE_URL"
+            )
     db = Database(settings.database)
     try:
-        db.check()
+        db.check(deadline_s=CHECK_DEADLINE_S)
         check_at_head(db.engine)
     except BaseException:
         db.dispose()
@@ -187,7 +230,7 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         from registry import embedded
         from registry.logs import configure_logging
-        from registry.serving import run_http_server, worker_count
+        from registry.serving import check_address, run_http_server, worker_count
     except ImportError:
         return fail(SERVER_EXTRA, EXIT_USAGE)
     try:
@@ -195,10 +238,13 @@ def run_serve(args: argparse.Namespace) -> int:
         settings = _settings(args)
         if args.workers is not None:
             settings = replace(settings, http=replace(settings.http, workers=args.workers))
+        check_address(settings.host, settings.port)  # before anything starts
         embedded_broker = settings.worker.broker_url is None
         running = embedded.start(settings, with_worker=not args.no_worker)
     except ValueError as exc:
         return fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        return fail(str(exc), EXIT_FAILED)
     settings = running.settings
     workers = worker_count(settings.http, embedded=embedded_broker)
     url = f"http://{settings.host}:{settings.port}"
@@ -236,9 +282,9 @@ def run_worker(args: argparse.Namespace) -> int:
     try:
         node_name = worker_node_name(args.name)
         settings = _settings(args)
-        configure_logging(celery=True)  # CLAWFT_LOG_FORMAT; task lines carry the request id
         app = create_worker_app(settings)  # the broker, limits and verifier of the one tree
         open_database(settings).dispose()  # down or not migrated: one line, before Celery starts
+        configure_logging(celery=True)  # CLAWFT_LOG_FORMAT; task lines carry the request id
     except ValueError as exc:
         return fail(str(exc), EXIT_USAGE)
     try:
@@ -255,7 +301,7 @@ def run_worker(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_USAGE)
     except OSError as exc:
         return fail(str(exc))
-    app.Worker(
+    worker = app.Worker(
         hostname=node_name,
         concurrency=args.concurrency,
         pool="prefork",
@@ -264,8 +310,11 @@ def run_worker(args: argparse.Namespace) -> int:
         # beat's record of when each periodic task last ran: in the data directory, not in
         # whatever directory the worker was started from
         schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
-    ).start()
-    return EXIT_OK
+    )
+    worker.start()
+    # Celery's own status, as `celery worker` exits with: failing after start (an unrecoverable
+    # broker error) is not a success.
+    return int(worker.exitcode or EXIT_OK)
 
 
 def run_mirror(args: argparse.Namespace) -> int:
@@ -303,7 +352,7 @@ def run_migrate(args: argparse.Namespace) -> int:
         return fail(SERVER_EXTRA, EXIT_USAGE)
     try:
         db = Database(_settings(args).database)
-        db.check()
+        db.check(deadline_s=CHECK_DEADLINE_S)
         upgrade(db.engine)
         print(f"database schema at {current_revision(db.engine)}")
     except ValueError as exc:

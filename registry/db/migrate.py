@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from registry.db.session import create_engine_for
+from registry.db.session import create_engine_for, shown_url
 from registry.db.settings import DatabaseSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -55,10 +55,15 @@ def _refuse_unknown_revision(engine: Engine, current: str | None = None) -> None
     script = ScriptDirectory.from_config(alembic_config())
     if not any(r.revision == current for r in script.walk_revisions()):
         raise SchemaOutOfDate(
-            f"the database schema is at revision {current}, which this version of "
+            f"the database schema is at revision {_shortened(current)}, which this version of "
             f"clawft-registry does not know (it expects {head_revision()}): the database was "
             "migrated by a newer release; run that release, or restore a backup"
         )
+
+
+def _shortened(revision: str) -> str:
+    """A revision read from the database, for a message: at most 40 characters."""
+    return revision if len(revision) <= 40 else revision[:39] + "…"
 
 
 def head_revision() -> str | None:
@@ -78,8 +83,9 @@ def check_at_head(engine: Engine) -> None:
     if current == head:
         return
     _refuse_unknown_revision(engine, current)
-    where = engine.url.render_as_string(hide_password=True)
+    where = shown_url(engine)
     raise SchemaOutOfDate(
-        f"the database schema at {where} is at {current or 'nothing (an empty database)'}, "
+        f"the database schema at {where} is at "
+        f"{_shortened(current) if current else 'nothing (an empty database)'}, "
         f"this code needs {head}: run `clawft-registry admin migrate`"
     )

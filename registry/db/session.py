@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,13 +27,7 @@ def create_engine_for(settings: DatabaseSettings) -> Engine:
     if settings.is_sqlite:
         path = make_url(settings.url).database
         if path and path != ":memory:":
-            try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:  # a file in the way, no permission, a read-only system
-                raise ValueError(
-                    f"cannot create the directory of the SQLite database {path!r} "
-                    f"({exc.strerror or exc}): check CLAWFT_DATABASE_URL"
-                ) from None
+            _prepare_sqlite_file(Path(path))
         engine = create_engine(
             settings.url,
             echo=settings.echo,
@@ -48,6 +43,23 @@ def create_engine_for(settings: DatabaseSettings) -> Engine:
         pool_pre_ping=True,
         connect_args={"connect_timeout": settings.connect_timeout_s},
     )
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Make the directory of a new SQLite database; refuse a path that is there but is not a
+    regular file (a directory, ``/dev/null``: SQLite would leave a journal beside it)."""
+    shown = str(path)[:200]
+    try:
+        if path.exists() and not path.is_file():
+            raise ValueError(
+                f"the SQLite database {shown!r} is not a regular file: check CLAWFT_DATABASE_URL"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, no permission, a name too long
+        raise ValueError(
+            f"cannot create the directory of the SQLite database {shown!r} "
+            f"({exc.strerror or exc}): check CLAWFT_DATABASE_URL"
+        ) from None
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -72,8 +84,14 @@ def check(engine: Engine) -> None:
         raise DatabaseUnavailable(_unavailable(engine, exc)) from exc
 
 
+def shown_url(engine: Engine) -> str:
+    """The database's URL for a message (``/readyz`` is public): no password, and no query
+    string, which may carry one (``?password=``, ``?sslpassword=``) or a key's path."""
+    return engine.url.set(query={}).render_as_string(hide_password=True)
+
+
 def _unavailable(engine: Engine, exc: BaseException) -> str:
-    where = engine.url.render_as_string(hide_password=True)
+    where = shown_url(engine)
     return (
         f"the database at {where} is unavailable ({database_cause(exc)}); check that it is "
         "running and that CLAWFT_DATABASE_URL names it"
@@ -110,9 +128,32 @@ class Database:
         finally:
             session.close()
 
-    def check(self) -> None:
-        """See :func:`check`."""
-        check(self.engine)
+    def check(self, *, deadline_s: float | None = None) -> None:
+        """See :func:`check`. With ``deadline_s``, a database that accepts the connection but
+        does not answer the query within it (a hung server) is unavailable too; a command
+        checks this way before it starts, instead of waiting for ever."""
+        if deadline_s is None:
+            check(self.engine)
+            return
+        failure: list[BaseException] = []
+
+        def attempt() -> None:
+            try:
+                check(self.engine)
+            except BaseException as exc:  # handed to the caller's thread
+                failure.append(exc)
+
+        probe = threading.Thread(target=attempt, name="database-check", daemon=True)
+        probe.start()
+        probe.join(deadline_s)
+        if probe.is_alive():
+            raise DatabaseUnavailable(
+                f"the database at {shown_url(self.engine)} took the connection but did not "
+                f"answer a query within {deadline_s:g} s; check that it is running and that "
+                "CLAWFT_DATABASE_URL names it"
+            )
+        if failure:
+            raise failure[0]
 
     def dispose(self) -> None:
         self.engine.dispose()

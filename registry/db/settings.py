@@ -51,15 +51,36 @@ class DatabaseSettings:
             raise SettingsError(
                 "CLAWFT_DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST/DB"
             )
+        if not url.isprintable():  # a NUL, a line break, an escape, a lone surrogate
+            raise SettingsError(
+                "CLAWFT_DATABASE_URL holds a control character or text that is not UTF-8 (not "
+                "shown: it may hold a password)"
+            )
         try:
-            make_url(url)
+            parsed = make_url(url)
         except (ArgumentError, ValueError):  # its message may quote the password: not shown
             raise SettingsError(
                 "CLAWFT_DATABASE_URL is not a URL SQLAlchemy can read (not shown: it may hold a "
                 "password); percent-encode '@', ':' and '/' in the user name and password"
             ) from None
+        if parsed.get_backend_name() == "sqlite":
+            _check_sqlite_path(parsed.database, bool(parsed.query))
         return cls(
             url=url,
             echo=source.flag("CLAWFT_DATABASE_ECHO"),
             pool_size=source.integer("CLAWFT_DATABASE_POOL_SIZE", 5, low=1, high=1000),
+        )
+
+
+def _check_sqlite_path(path: str | None, has_options: bool) -> None:
+    """A SQLite URL names one file by its path: no options (``?mode=ro`` would be ignored,
+    ``uri=true`` would read the path as a URI), no in-memory database (nothing would persist)."""
+    if has_options:
+        raise SettingsError(
+            "CLAWFT_DATABASE_URL: a sqlite:/// URL takes no options (?...); give the file's path"
+        )
+    if not path or path == ":memory:" or path.startswith("file:"):
+        raise SettingsError(
+            "CLAWFT_DATABASE_URL: sqlite:/// must be followed by the database file's path, such "
+            "as sqlite:////var/lib/clawft/registry.db (not an in-memory or file: URI database)"
         )

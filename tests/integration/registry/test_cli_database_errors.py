@@ -9,8 +9,12 @@ not exist on it), and SQLite files that are a directory, not a database, or unde
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+import threading
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +22,8 @@ import pytest
 import sqlalchemy as sa
 
 from client.cli.main import main
-from registry.db import Database, DatabaseSettings
+from client.cli.server import CHECK_DEADLINE_S
+from registry.db import Database, DatabaseSettings, DatabaseUnavailable
 from registry.db.migrate import upgrade
 from registry.db.session import database_cause
 from registry.embedded_broker import LOCK_FILE, hold_data_directory
@@ -129,34 +134,44 @@ def test_a_database_the_server_does_not_have(
     assert 'database "no_such_registry" does not exist' in error
 
 
-@pytest.fixture(params=["directory", "not-a-database"])
-def unusable_sqlite(request: pytest.FixtureRequest, environment: Path) -> str:
-    path = environment / "registry.db"
-    if request.param == "directory":
-        path.mkdir()
-    else:
-        path.write_bytes(b"\x7fELF not a database, but long enough to look like a header" * 20)
-    return f"sqlite:///{path}"
-
-
 @pytest.mark.parametrize("command", ["serve", "worker", "migrate", "create-publisher"])
-def test_a_sqlite_file_that_cannot_be_a_database(
+def test_a_sqlite_file_that_is_not_a_database(
     command: str,
-    unusable_sqlite: str,
     environment: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = Path(unusable_sqlite.removeprefix("sqlite:///"))
-    before = path.read_bytes() if path.is_file() else None
-    monkeypatch.setenv("CLAWFT_DATABASE_URL", unusable_sqlite)
+    path = environment / "registry.db"
+    before = b"\x7fELF not a database, but long enough to look like a header" * 20
+    path.write_bytes(before)
+    monkeypatch.setenv("CLAWFT_DATABASE_URL", f"sqlite:///{path}")
     assert run(command, environment) == 1
     error = one_line_error(capsys.readouterr().err)
-    assert f"the database at {unusable_sqlite} is unavailable" in error
-    assert (path.read_bytes() if path.is_file() else None) == before  # nothing written into it
+    assert f"the database at sqlite:///{path} is unavailable" in error
+    assert path.read_bytes() == before  # nothing written into it
 
 
-@pytest.mark.parametrize("command", ["serve", "worker", "migrate"])
+@pytest.mark.parametrize("where", ["a directory", "/dev/null"])
+@pytest.mark.parametrize("command", ["serve", "worker", "migrate", "create-publisher"])
+def test_a_sqlite_path_that_is_not_a_regular_file(
+    command: str,
+    where: str,
+    environment: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SQLite would open /dev/null as an empty database and leave /dev/null-journal beside it."""
+    path = environment / "registry.db" if where == "a directory" else Path(where)
+    if where == "a directory":
+        path.mkdir()
+    journal_before = Path("/dev/null-journal").exists()
+    monkeypatch.setenv("CLAWFT_DATABASE_URL", f"sqlite:///{path}")
+    assert run(command, environment) == 2
+    assert "is not a regular file" in one_line_error(capsys.readouterr().err)
+    assert Path("/dev/null-journal").exists() == journal_before
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate", "worker"])
 def test_a_sqlite_path_under_a_file(
     command: str,
     environment: Path,
@@ -165,11 +180,159 @@ def test_a_sqlite_path_under_a_file(
 ) -> None:
     (environment / "a-file").write_text("in the way")
     monkeypatch.setenv("CLAWFT_DATABASE_URL", f"sqlite:///{environment}/a-file/db/registry.db")
-    assert run(command, environment) == 2  # a setting that cannot work: the usage status
-    error = one_line_error(capsys.readouterr().err)
-    assert "cannot create the directory of the SQLite database" in error
-    assert "CLAWFT_DATABASE_URL" in error
+    if command == "worker":  # it creates no database: there is none there to use
+        assert run(command, environment) == 1
+        assert "there is no database at" in one_line_error(capsys.readouterr().err)
+    else:
+        assert run(command, environment) == 2  # a setting that cannot work: the usage status
+        error = one_line_error(capsys.readouterr().err)
+        assert "cannot create the directory of the SQLite database" in error
+        assert "CLAWFT_DATABASE_URL" in error
     assert (environment / "a-file").read_text() == "in the way"
+
+
+@pytest.mark.parametrize("command", ["worker", "mirror", "create-publisher", "sign-signers"])
+def test_only_migrate_and_serve_create_a_database(
+    command: str,
+    environment: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A mistyped path must not become a new, empty database (and its directories)."""
+    monkeypatch.setenv("CLAWFT_DATABASE_URL", f"sqlite:///{environment}/new/sub/typo.db")
+    assert run(command, environment) == 1
+    error = one_line_error(capsys.readouterr().err)
+    assert "there is no database at" in error and "admin migrate" in error
+    assert not (environment / "new").exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///{tmp}/registry.db?mode=ro",
+        "sqlite:///file:{tmp}/registry.db?mode=ro&uri=true",
+        "sqlite:///file:{tmp}/registry.db",
+        "sqlite:///",
+        "sqlite:///:memory:",
+        "sqlite:///{tmp}/a\x1b[2Jb.db",
+        "postgresql://u:pw@h/db\udcff",
+    ],
+)
+def test_a_database_url_that_names_no_file_or_holds_junk_is_refused(
+    url: str,
+    environment: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Options SQLite would ignore or read as a URI, a database that would not persist, and
+    characters no database name has: refused as settings, nothing created."""
+    monkeypatch.chdir(environment)
+    monkeypatch.setenv("CLAWFT_DATABASE_URL", url.replace("{tmp}", str(environment)))
+    assert run("migrate", environment) == 2
+    assert "CLAWFT_DATABASE_URL" in one_line_error(capsys.readouterr().err)
+    assert sorted(p.name for p in environment.iterdir()) == []
+
+
+def test_a_password_in_the_url_s_query_is_not_shown(
+    environment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its message is also what /readyz, which the proxy serves publicly, says."""
+    port = closed_port()
+    monkeypatch.setenv(
+        "CLAWFT_DATABASE_URL",
+        f"postgresql://u@127.0.0.1:{port}/db?password={PASSWORD}&sslpassword={PASSWORD}",
+    )
+    assert run("migrate", environment) == 1
+    error = one_line_error(capsys.readouterr().err)
+    assert f"the database at postgresql+psycopg://u@127.0.0.1:{port}/db is unavailable" in error
+
+
+def _migrated_sqlite(path: Path) -> None:
+    db = Database(DatabaseSettings(url=f"sqlite:///{path}"))
+    try:
+        upgrade(db.engine)
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "migrate", "create-publisher"])
+def test_a_corrupt_sqlite_database(
+    command: str,
+    environment: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = environment / "corrupt.db"
+    _migrated_sqlite(path)
+    data = bytearray(path.read_bytes())
+    data[4096:8192] = b"\xa5" * 4096  # page 1, the header and schema root, stays readable
+    path.write_bytes(bytes(data))
+    monkeypatch.setenv("CLAWFT_DATABASE_URL", f"sqlite:///{path}")
+    assert run(command, environment) == 1
+    error = one_line_error(capsys.readouterr().err)
+    assert "malformed" in error or "not a database" in error, error
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "migrate"])
+def test_a_schema_record_with_two_revisions(
+    command: str,
+    environment: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = environment / "two.db"
+    _migrated_sqlite(path)
+    with sa.create_engine(f"sqlite:///{path}").begin() as connection:
+        connection.execute(sa.text("INSERT INTO alembic_version VALUES ('0004')"))
+    monkeypatch.setenv("CLAWFT_DATABASE_URL", f"sqlite:///{path}")
+    assert run(command, environment) == 1
+    assert "alembic_version" in one_line_error(capsys.readouterr().err)
+
+
+def test_a_huge_revision_is_shown_shortened(
+    environment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = environment / "huge.db"
+    _migrated_sqlite(path)
+    with sa.create_engine(f"sqlite:///{path}").begin() as connection:
+        connection.execute(
+            sa.text("UPDATE alembic_version SET version_num = :v"), {"v": "X" * 10**6}
+        )
+    monkeypatch.setenv("CLAWFT_DATABASE_URL", f"sqlite:///{path}")
+    for command in ("migrate", "worker"):
+        assert run(command, environment) == 1
+        error = one_line_error(capsys.readouterr().err)
+        assert "migrated by a newer release" in error and len(error) < 600
+
+
+@pytest.mark.parametrize("command", ["migrate", "create-publisher", "sign-signers"])
+def test_a_role_without_privileges(
+    command: str,
+    environment: Path,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """PostgreSQL refuses the statements (permission denied): one line, not a traceback."""
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    name, role = f"p_{uuid.uuid4().hex[:12]}", f"r_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        connection.execute(sa.text(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{PASSWORD}'"))
+    owner_url = sa.make_url(postgres_url).set(database=name)
+    try:
+        db = Database(DatabaseSettings(url=owner_url.render_as_string(hide_password=False)))
+        upgrade(db.engine)  # the tables are the owner's: the role may connect, not read them
+        db.dispose()
+        url = owner_url.set(username=role, password=PASSWORD)
+        monkeypatch.setenv("CLAWFT_DATABASE_URL", url.render_as_string(hide_password=False))
+        assert run(command, environment) == 1
+        assert "permission denied" in one_line_error(capsys.readouterr().err)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(sa.text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
 
 
 @pytest.fixture
@@ -316,3 +479,62 @@ def test_the_driver_s_words_come_on_one_bounded_line() -> None:
     assert cause.startswith("Multiple connection attempts failed. All failures were: - host")
     assert "hostaddr: '127.0.0.1'" in cause and len(cause) == 300 and cause.endswith("…")
     assert database_cause(Exception("")) == "Exception"
+
+
+@pytest.fixture
+def hung_postgres() -> Iterator[int]:
+    """A loopback server that lets a PostgreSQL client in (no TLS, no password) and then never
+    answers: a hung database, which connect_timeout does not cover."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            held.append(connection)
+            with contextlib.suppress(OSError):
+                while True:
+                    length = int.from_bytes(connection.recv(4), "big")
+                    body = connection.recv(max(0, length - 4))
+                    if body[:4] in (b"\x04\xd2\x16\x2f", b"\x04\xd2\x16\x30"):  # SSL, GSS
+                        connection.sendall(b"N")
+                        continue
+                    ready = b"R" + (8).to_bytes(4, "big") + (0).to_bytes(4, "big")
+                    connection.sendall(ready + b"Z" + (5).to_bytes(4, "big") + b"I")
+                    break
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
+
+
+def test_a_check_gives_up_on_a_database_that_never_answers(hung_postgres: int) -> None:
+    db = Database(
+        DatabaseSettings(url=f"postgresql+psycopg://u:{PASSWORD}@127.0.0.1:{hung_postgres}/r")
+    )
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable, match="did not answer a query within 1 s") as down:
+        db.check(deadline_s=1.0)
+    assert time.monotonic() - started < 5 and PASSWORD not in str(down.value)
+
+
+def test_a_command_gives_up_on_a_database_that_never_answers(
+    hung_postgres: int,
+    environment: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(
+        "CLAWFT_DATABASE_URL", f"postgresql://u:{PASSWORD}@127.0.0.1:{hung_postgres}/registry"
+    )
+    started = time.monotonic()
+    assert run("migrate", environment) == 1
+    assert time.monotonic() - started < CHECK_DEADLINE_S + 10
+    assert "did not answer a query within" in one_line_error(capsys.readouterr().err)

@@ -367,6 +367,14 @@ def _holders(inode: str, pids: list[int]) -> list[int]:
     return holding
 
 
+def _threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^Threads:\s+(\d+)$", status, re.MULTILINE)[1])  # type: ignore[index]
+
+
+APPROVED = {"verdict": "approved", "check": ""}
+
+
 def _children(pid: int) -> list[int]:
     tasks = Path(f"/proc/{pid}/task")
     found: list[int] = []
@@ -449,6 +457,22 @@ def test_a_worker_serves_the_metrics_of_its_own_processes(
     pool = _children(main.pid)
     assert pool, "the worker has no pool process"
     assert _holders(_socket_inode(port), [main.pid, *pool]) == [main.pid]
+    # Connections that send half a request hold at most a bounded number of threads, and only
+    # until the idle timeout: then the server answers again.
+    threads = _threads(main.pid)
+    flood = []
+    try:
+        for _ in range(100):
+            client = socket.create_connection(("127.0.0.1", port), timeout=5)
+            client.sendall(b"GET /metr")
+            flood.append(client)
+        time.sleep(1.0)
+        assert _threads(main.pid) <= threads + metrics.WORKER_METRICS_CONNECTIONS
+        time.sleep(metrics.WORKER_METRICS_TIMEOUT_S + 2)
+        assert value(_scrape_url(url, timeout_s=5), "clawft_verdicts_total", **APPROVED) == 1
+    finally:
+        for client in flood:
+            client.close()
 
 
 def _worker_refused(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -489,6 +513,8 @@ def _error_line(result: subprocess.CompletedProcess[str]) -> str:
 def test_worker_metrics_without_a_multiprocess_directory_are_refused(
     directory: str, tmp_path: Path
 ) -> None:
+    """Unset: the pool processes' counts would be lost. Missing: prometheus-client would fail
+    on import with a traceback."""
     env = {"CLAWFT_WORKER_METRICS_PORT": str(_closed_port())}
     if directory == "missing":
         env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "no-such-directory")
@@ -498,7 +524,45 @@ def test_worker_metrics_without_a_multiprocess_directory_are_refused(
         assert "needs PROMETHEUS_MULTIPROC_DIR" in _error_line(result)
     else:  # refused before prometheus-client, which fails on import, is imported
         assert "PROMETHEUS_MULTIPROC_DIR names" in _error_line(result)
-        assert "not a directory" in _error_line(result)
+        assert "where no file can be written" in _error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("PROMETHEUS_MULTIPROC_DIR", "", "set but empty"),
+        ("PROMETHEUS_MULTIPROC_DIR", "/proc/self", "where no file can be written"),
+        ("PROMETHEUS_MULTIPROC_DIR", "/tmp/" + "z" * 300 + "\x1b[2J", "where no file can be"),
+        ("PROMETHEUS_MULTIPROC_DIR", "{tmp}/a-file", "where no file can be written"),
+        ("prometheus_multiproc_dir", "{tmp}", "old name"),
+    ],
+)
+def test_a_metrics_directory_the_processes_cannot_write_stops_every_command(
+    name: str, value: str, problem: str, tmp_path: Path
+) -> None:
+    """Checked before the registry (and prometheus-client, which writes there as it is
+    imported) is: `admin migrate` as much as `worker`."""
+    (tmp_path / "a-file").write_text("not a directory")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CLAWFT_", "PROMETHEUS_"))}
+    for command in (["admin", "migrate"], ["worker"]):
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "clawft-registry"), *command],
+            env={
+                **base,
+                "CLAWFT_DATABASE_URL": f"sqlite:///{tmp_path / 'registry.db'}",
+                "CLAWFT_BROKER_URL": f"redis://127.0.0.1:{_closed_port()}/0",
+                name: value.replace("{tmp}", str(tmp_path)),
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 2, result.stderr
+        error = _error_line(result)
+        assert problem in error and "\x1b" not in error and len(error) < 600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing written
 
 
 def test_worker_metrics_on_a_port_in_use_are_refused(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ TOML file is checked key by key, and ``worker`` runs with the limits it was give
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -133,7 +134,7 @@ def test_the_worker_applies_the_verifier_limits_it_is_given(
     settings = RegistrySettings.from_env(
         {
             "CLAWFT_DATA_DIR": str(tmp_path),
-            "CLAWFT_BROKER_URL": "memory://",
+            "CLAWFT_BROKER_URL": "redis://127.0.0.1:1/0",  # task.apply() below connects to none
             "CLAWFT_RESULT_BACKEND": "cache+memory://",
             "CLAWFT_VERIFIER_WALL_SECONDS": "7",
             "CLAWFT_VERIFIER_CPU_SECONDS": "5",
@@ -154,3 +155,57 @@ def test_the_worker_applies_the_verifier_limits_it_is_given(
     task.apply(args=["0" * 32]).get()
     isolation = seen[0].settings.isolation
     assert (isolation.wall_seconds, isolation.cpu_seconds) == (7.0, 5)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("bogus://u:pw-9f3@h/0", "it must start redis://"),
+        ("memory://", "it must start redis://"),
+        ("sqla+sqlite:///tmp/pw-9f3.db", "it must start redis://"),
+        ("redis://u:pw-9f3@h:notaport/0", "host and port cannot be read"),
+        ("redis://u:pw-9f3@[::1/0", "host and port cannot be read"),
+        ("rediss://u:pw-9f3@h:6380/0", "needs ?ssl_cert_reqs="),
+    ],
+)
+def test_a_broker_celery_could_not_use_is_refused_at_start(url: str, problem: str) -> None:
+    """Not a traceback when the worker first connects, and never the password."""
+    with pytest.raises(ValueError, match="CLAWFT_BROKER_URL is not a URL") as refused:
+        RegistrySettings.from_env({"CLAWFT_BROKER_URL": url})
+    assert problem in str(refused.value) and "pw-9f3" not in str(refused.value)
+    with (
+        pytest.raises(ValueError, match="CLAWFT_RESULT_BACKEND")
+        if "redis" in url
+        else (contextlib.nullcontext())
+    ):
+        RegistrySettings.from_env({"CLAWFT_RESULT_BACKEND": url})
+
+
+def test_the_broker_may_be_redis_valkey_over_tls_or_a_socket() -> None:
+    for url in (
+        "redis://:pw@valkey:6379/0",
+        "rediss://valkey:6380/0?ssl_cert_reqs=required",
+        "redis+socket:///run/valkey.sock",
+    ):
+        assert RegistrySettings.from_env({"CLAWFT_BROKER_URL": url}).worker.broker_url == url
+
+
+@pytest.mark.parametrize("port", ["０９８", "٩٨٠٨", "9_808", "+9808", "98 08"])
+def test_a_number_is_ascii_digits_only(port: str) -> None:
+    """int() would take most of these (the first as 98). Spaces around a value are dropped, as
+    for every setting."""
+    with pytest.raises(ValueError, match="CLAWFT_WORKER_METRICS_PORT must be a whole number"):
+        RegistrySettings.from_env({"CLAWFT_WORKER_METRICS_PORT": port})
+
+
+@pytest.mark.parametrize("host", ["[::1]", "%", "[", ":", "127.0.0.1:80", "-x", "a b", "é.test"])
+def test_the_worker_metrics_address_is_one_a_socket_can_bind(host: str) -> None:
+    with pytest.raises(ValueError, match="CLAWFT_WORKER_METRICS_HOST must be"):
+        RegistrySettings.from_env({"CLAWFT_WORKER_METRICS_HOST": host})
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "::1", "::", "localhost", "worker-1"])
+def test_the_worker_metrics_address_takes_names_and_addresses(host: str) -> None:
+    assert RegistrySettings.from_env({"CLAWFT_WORKER_METRICS_HOST": host}).worker_metrics_host == (
+        host
+    )
