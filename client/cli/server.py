@@ -28,10 +28,11 @@ CHECK_DEADLINE_S = 20.0
 
 def server_command(handler: Handler) -> Handler:
     """``handler`` as a command of the registry: refused with one line before the registry is
-    imported when ``PROMETHEUS_MULTIPROC_DIR`` names no directory (prometheus-client would fail
-    on import), and stopped with one line and exit status 1, instead of the driver's
-    traceback, when the database or the blob store cannot be reached, refuses an operation, or
-    holds a schema this code cannot run on. The database's URL is shown without its password."""
+    imported when ``PROMETHEUS_MULTIPROC_DIR`` names no directory a file can be written to
+    (prometheus-client would fail on import), and stopped with one line and exit status 1,
+    instead of the driver's traceback, when the database or the blob store cannot be reached,
+    refuses an operation, or holds a schema this code cannot run on. The database's URL is
+    shown without its password or query."""
 
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:

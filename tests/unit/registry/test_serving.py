@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from granian.constants import Loops
 
-from registry.serving import event_loop
+from client.cli.main import main
+from registry.serving import check_address, event_loop
 
 
 def test_uvloop_where_installed() -> None:
@@ -19,3 +24,31 @@ def test_asyncio_without_uvloop_never_another_loop(monkeypatch: pytest.MonkeyPat
     loop (rloop, …) happens to be installed."""
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now raises ImportError
     assert event_loop() is Loops.asyncio
+
+
+@pytest.fixture
+def root_logger_restored() -> Iterator[None]:
+    """``serve`` points logging at this test's captured stderr: undo it after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logger_restored")
+def test_serve_refuses_a_port_in_use_before_it_starts_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """granian's own error is a Python traceback and a Rust backtrace."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
+            check_address("127.0.0.1", port)
+        monkeypatch.setenv("CLAWFT_BROKER_URL", "redis://127.0.0.1:1/0")  # no embedded broker
+        assert main(["serve", "--data-dir", str(tmp_path / "data"), "--port", str(port)]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith(f"error: cannot listen on 127.0.0.1:{port}")
+    assert "Traceback" not in "\n".join(error)
+    assert not (tmp_path / "data").exists()  # nothing was started
+    check_address("127.0.0.1", port)  # free again: no error
