@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from celery import Celery
@@ -96,8 +97,12 @@ class CeleryQueue:
 
     def _shown(self) -> str:
         """The broker URL without credentials (nor its query, which may carry a password)."""
-        scheme, _, rest = self.broker_url.partition("://")
-        return f"{scheme}://{rest.partition('?')[0].rpartition('@')[2]}"
+        try:
+            parts = urlsplit(self.broker_url)
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            return "(a URL that cannot be read)"
+        return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 class InMemoryQueue:
