@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import sys
@@ -206,3 +207,14 @@ def make_host(tmp_path: Path, log_recorder: LogRecorder) -> Iterator[Callable[..
 @pytest.fixture
 def host(make_host: Callable[..., PluginHost]) -> PluginHost:
     return make_host()
+
+
+@pytest.fixture
+def root_logger_restored() -> Iterator[None]:
+    """``serve`` and ``worker``, run in the test's process, point logging at the test's
+    captured stderr: undo it after, or later tests log to a closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers = handlers
+    root.setLevel(level)

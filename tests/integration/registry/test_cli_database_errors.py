@@ -10,7 +10,6 @@ not exist on it), and SQLite files that are a directory, not a database, or unde
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import threading
 import time
@@ -27,6 +26,8 @@ from registry.db import Database, DatabaseSettings, DatabaseUnavailable
 from registry.db.migrate import upgrade
 from registry.db.session import database_cause
 from registry.embedded_broker import LOCK_FILE, hold_data_directory
+
+pytestmark = pytest.mark.usefixtures("root_logger_restored")  # serve and worker run in-process
 
 PASSWORD = "s3cret-Pw"  # must never be printed
 
@@ -58,16 +59,6 @@ COMMANDS: dict[str, list[str]] = {
         "{tmp}/new.pem",
     ],
 }
-
-
-@pytest.fixture(autouse=True)
-def _root_logger_restored() -> Iterator[None]:
-    """``serve`` and ``worker`` point logging at this test's captured stderr: undo it after."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture

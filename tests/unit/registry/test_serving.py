@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import socket
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,16 +22,6 @@ def test_asyncio_without_uvloop_never_another_loop(monkeypatch: pytest.MonkeyPat
     loop (rloop, …) happens to be installed."""
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now raises ImportError
     assert event_loop() is Loops.asyncio
-
-
-@pytest.fixture
-def root_logger_restored() -> Iterator[None]:
-    """``serve`` points logging at this test's captured stderr: undo it after."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers = handlers
-    root.setLevel(level)
 
 
 @pytest.mark.usefixtures("root_logger_restored")
