@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from registry.app import build_services
 from registry.db import Database, Publisher
 from registry.db.migrate import upgrade
+from registry.db.session import START_CHECK_DEADLINE_S
 from registry.domain.publishers.schemas import Signer
 from registry.domain.publishers.services import bootstrap_publisher
 from registry.embedded_broker import (
@@ -104,7 +105,7 @@ def _start(settings: RegistrySettings, stoppers: list[Any], *, with_worker: bool
     data = settings.data_dir
     db = Database(settings.database)
     try:
-        db.check(deadline_s=20.0)  # down or hung: one line naming it, not a traceback or a wait
+        db.check(deadline_s=START_CHECK_DEADLINE_S)  # down or hung: one line, no traceback or wait
         upgrade(db.engine)
     finally:
         db.dispose()

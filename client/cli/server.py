@@ -22,9 +22,6 @@ SERVER_EXTRA = "this command needs the server extra: pip install 'clawft-registr
 
 Handler = Callable[[argparse.Namespace], int]
 
-CHECK_DEADLINE_S = 20.0
-"""How long a command waits for the database's first answer before it gives up."""
-
 
 def server_command(handler: Handler) -> Handler:
     """``handler`` as a command of the registry: refused with one line before the registry is
@@ -102,6 +99,7 @@ def open_database(settings: Any) -> Any:
 
     from registry.db import Database
     from registry.db.migrate import SchemaOutOfDate, check_at_head
+    from registry.db.session import START_CHECK_DEADLINE_S
 
     if settings.database.is_sqlite:  # not created here: only `admin migrate` and serve do
         path = Path(make_url(settings.database.url).database or "")
@@ -112,7 +110,7 @@ def open_database(settings: Any) -> Any:
             )
     db = Database(settings.database)
     try:
-        db.check(deadline_s=CHECK_DEADLINE_S)
+        db.check(deadline_s=START_CHECK_DEADLINE_S)
         check_at_head(db.engine)
     except BaseException:
         db.dispose()
@@ -349,11 +347,12 @@ def run_migrate(args: argparse.Namespace) -> int:
     try:
         from registry.db import Database
         from registry.db.migrate import current_revision, upgrade
+        from registry.db.session import START_CHECK_DEADLINE_S
     except ImportError:
         return fail(SERVER_EXTRA, EXIT_USAGE)
     try:
         db = Database(_settings(args).database)
-        db.check(deadline_s=CHECK_DEADLINE_S)
+        db.check(deadline_s=START_CHECK_DEADLINE_S)
         upgrade(db.engine)
         print(f"database schema at {current_revision(db.engine)}")
     except ValueError as exc:

@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.db.settings import DatabaseSettings
 from verifier.storage import StorageUnavailable
 
+START_CHECK_DEADLINE_S = 20.0
+"""How long a command waits for the database's first answer at start before it gives up."""
+
 
 class DatabaseUnavailable(StorageUnavailable):
     """The database could not be reached or refused the connection; try again later. A

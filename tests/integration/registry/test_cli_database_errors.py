@@ -21,10 +21,9 @@ import pytest
 import sqlalchemy as sa
 
 from client.cli.main import main
-from client.cli.server import CHECK_DEADLINE_S
 from registry.db import Database, DatabaseSettings, DatabaseUnavailable
 from registry.db.migrate import upgrade
-from registry.db.session import database_cause
+from registry.db.session import START_CHECK_DEADLINE_S, database_cause
 from registry.embedded_broker import LOCK_FILE, hold_data_directory
 
 pytestmark = pytest.mark.usefixtures("root_logger_restored")  # serve and worker run in-process
@@ -527,5 +526,5 @@ def test_a_command_gives_up_on_a_database_that_never_answers(
     )
     started = time.monotonic()
     assert run("migrate", environment) == 1
-    assert time.monotonic() - started < CHECK_DEADLINE_S + 10
+    assert time.monotonic() - started < START_CHECK_DEADLINE_S + 10
     assert "did not answer a query within" in one_line_error(capsys.readouterr().err)

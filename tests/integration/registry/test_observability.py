@@ -53,8 +53,13 @@ def scrape(registry: Registry) -> Series:
     response = httpx.get(f"{registry.url}/metrics", timeout=10)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
+    return parsed(response.text)
+
+
+def parsed(text: str) -> Series:
+    """Every sample of a Prometheus text exposition, by name and labels."""
     series: Series = {}
-    for family in text_string_to_metric_families(response.text):
+    for family in text_string_to_metric_families(text):
         for sample in family.samples:
             series[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return series
@@ -340,11 +345,7 @@ def _scrape_url(url: str, timeout_s: float = 60.0) -> Series:
                 raise
             time.sleep(0.2)
     assert response.status_code == 200
-    series: Series = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            series[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return series
+    return parsed(response.text)
 
 
 def _socket_inode(port: int) -> str:
