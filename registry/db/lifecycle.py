@@ -82,8 +82,9 @@ def transition(
         values["yanked_reason"] = None
     _compare_and_set(session, version, current, values)
     _record_event(session, version, current, to, actor=actor, reason=reason)
-    refresh_public_description(session, version.plugin_id)
-    if to in ("approved", "yanked"):
+    if to in ("approved", "yanked"):  # which versions are approved changed (pending →
+        # verifying changes nothing the public sees)
+        refresh_public_description(session, version.plugin_id)
         list_version(session, version)
 
 
@@ -124,14 +125,22 @@ def record_verdict(
 
 
 def refresh_public_description(session: Session, plugin_id: str) -> None:
-    """Set a plugin's description to its latest approved version's (empty when it has none)."""
+    """Set a plugin's description to its latest approved version's (empty when it has none).
+
+    Only the latest one's manifest is read: an approval costs the same however many versions
+    the plugin has."""
     approved = session.execute(
-        select(PluginVersion.version, PluginVersion.manifest).where(
+        select(PluginVersion.id, PluginVersion.version).where(
             PluginVersion.plugin_id == plugin_id, PluginVersion.status == "approved"
         )
     ).all()
     latest = max(approved, key=lambda row: version_precedence(row.version), default=None)
-    description = str(latest.manifest.get("description", "")) if latest is not None else ""
+    manifest = (
+        session.scalar(select(PluginVersion.manifest).where(PluginVersion.id == latest.id))
+        if latest is not None
+        else None
+    )
+    description = str((manifest or {}).get("description", ""))
     session.execute(update(Plugin).where(Plugin.id == plugin_id).values(description=description))
 
 

@@ -100,13 +100,18 @@ def is_listed(session: Session, version: PluginVersion) -> bool:
         return False
     if version.status not in DOWNLOADABLE:
         return True
-    component = _listed_files(index).get(version.version, {}).get(TargetPart.COMPONENT)
+    entry = _listed_versions(index).get(version.version)
+    component = None if entry is None else entry.files.get(TargetPart.COMPONENT)
     row = None if component is None else session.get(TufTarget, component)
     return row is not None and not row.dirty and not row.removed
 
 
 def list_version(session: Session, version: PluginVersion) -> None:
     """Bring the targets of ``version``'s plugin up to date after its status changed.
+
+    Its cost does not grow with the plugin's other versions' reports or manifests: their
+    entries in the stored plugin index are kept (a version's files and report never change
+    once it is listed), and only their number and status are read again.
 
     Nothing to do while the database holds no TUF repository: creating one lists every
     approved and yanked version."""
@@ -117,10 +122,12 @@ def list_version(session: Session, version: PluginVersion) -> None:
     namespace = plugin.namespace
     index_path = plugin_index_path(namespace.name, plugin.name)
     index_row = session.get(TufTarget, index_path)
-    listed = {} if index_row is None else _listed_files(index_row)
+    listed = {} if index_row is None else _listed_versions(index_row)
     if version.status in DOWNLOADABLE:
+        known = listed.get(version.version)
         report = _report_sha256(version)
-        for record in version_targets(version, bins, listed.get(version.version)):
+        records = version_targets(version, bins, None if known is None else known.files)
+        for record in records:
             custom = TargetCustom(
                 plugin=plugin.full_name,
                 version=version.version,
@@ -135,6 +142,7 @@ def list_version(session: Session, version: PluginVersion) -> None:
                 record.length,
                 {CUSTOM_KEY: msgspec.to_builtins(custom)},
             )
+        listed[version.version] = _indexed(version, records, report)
     _put_document(session, index_path, _plugin_index(session, plugin, bins, listed))
     _put_document(
         session, namespace_index_path(namespace.name), _namespace_index(session, namespace)
@@ -154,13 +162,24 @@ def _bins(session: Session) -> SuccinctRoles | None:
     return None if delegations is None else delegations.succinct_roles
 
 
-def _listed_files(index_row: TufTarget) -> dict[str, dict[TargetPart, str]]:
-    """The target paths of each version, as the plugin index stored in ``index_row`` lists
-    them (the registry wrote it: a decoding error is a bug, not hostile input)."""
+def _listed_versions(index_row: TufTarget) -> dict[str, IndexedVersion]:
+    """Each version's entry in the plugin index stored in ``index_row`` (the registry wrote
+    it: a decoding error is a bug, not hostile input)."""
     if index_row.content is None:
         return {}
     index = msgspec.json.decode(index_row.content, type=PluginIndex)
-    return {entry.version: dict(entry.files) for entry in index.versions}
+    return {entry.version: entry for entry in index.versions}
+
+
+def _indexed(
+    version: PluginVersion, records: list[TargetFileRecord], report: str
+) -> IndexedVersion:
+    return IndexedVersion(
+        version=version.version,
+        yanked=version.status == "yanked",
+        files={record.part: record.path for record in records},
+        report_sha256=report,
+    )
 
 
 def _report_sha256(version: PluginVersion) -> str:
@@ -171,24 +190,30 @@ def _plugin_index(
     session: Session,
     plugin: Plugin,
     bins: SuccinctRoles,
-    listed: Mapping[str, Mapping[TargetPart, str]],
+    listed: Mapping[str, IndexedVersion],
 ) -> bytes:
-    rows = session.scalars(
-        select(PluginVersion).where(
+    """Every approved and yanked version of ``plugin``: the entries in ``listed`` as they are
+    (with each one's yanked flag as its status is now), the others from their rows."""
+    downloadable = session.execute(
+        select(PluginVersion.version, PluginVersion.status).where(
             PluginVersion.plugin_id == plugin.id, PluginVersion.status.in_(DOWNLOADABLE)
         )
     ).all()
+    entries = dict(listed)
+    if any(row.version not in listed for row in downloadable):
+        # Versions approved before the repository existed: creating it lists them one by one.
+        for row in session.scalars(
+            select(PluginVersion).where(
+                PluginVersion.plugin_id == plugin.id, PluginVersion.status.in_(DOWNLOADABLE)
+            )
+        ):
+            if row.version not in listed:
+                entries[row.version] = _indexed(
+                    row, version_targets(row, bins), _report_sha256(row)
+                )
     versions = [
-        IndexedVersion(
-            version=row.version,
-            yanked=row.status == "yanked",
-            files={
-                record.part: record.path
-                for record in version_targets(row, bins, listed.get(row.version))
-            },
-            report_sha256=_report_sha256(row),
-        )
-        for row in sorted(rows, key=lambda row: version_precedence(row.version))
+        msgspec.structs.replace(entries[row.version], yanked=row.status == "yanked")
+        for row in sorted(downloadable, key=lambda row: version_precedence(row.version))
     ]
     return msgspec.json.encode(PluginIndex(plugin=plugin.full_name, versions=versions))
 
