@@ -48,6 +48,7 @@ def create_worker_app(settings: RegistrySettings) -> Celery:
     app = create_celery(
         settings.worker,
         services=lambda: verification_services(settings, on_approved=queue.request_publish),
+        warm_processes=True,
     )
     register_tuf_tasks(app, lazy_tuf_services(settings))
     return app

@@ -197,12 +197,15 @@ def create_celery(
     settings: WorkerSettings,
     *,
     services: Callable[[], VerificationServices] | None = None,
+    warm_processes: bool = False,
 ) -> Celery:
     """The verifier's Celery app, with the ``clawft.verify_upload`` task registered.
 
     ``services`` builds the upload source, verdict sink and verifier settings once per worker
     process, on first use; by default from ``settings`` (a directory of uploads and a SQLite
-    verdict store). Tests pass in-memory ones.
+    verdict store). Tests pass in-memory ones. ``warm_processes``: build them (and start the
+    isolation child) as each pool process starts instead; for the app a worker command runs
+    (see :func:`~verifier.tasks.register_verify_upload`).
     """
     app = Celery("clawft-verifier", set_as_current=False)
     app.conf.update(
@@ -239,5 +242,5 @@ def create_celery(
         # Loaded here, so an unreadable trust config stops the worker from starting.
         instance = sigstore_instance(settings.verifier)
         services = lambda: services_from_settings(settings, instance=instance)  # noqa: E731
-    register_verify_upload(app, settings, services=services)
+    register_verify_upload(app, settings, services=services, warm_processes=warm_processes)
     return app

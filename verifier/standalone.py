@@ -19,7 +19,7 @@ from verifier.celery_app import WorkerSettings, create_celery
 from verifier.settings_source import SettingsError
 
 try:
-    app = create_celery(WorkerSettings.from_env())
+    app = create_celery(WorkerSettings.from_env(), warm_processes=True)
 except (SettingsError, TrustConfigError) as exc:
     # One line an operator can act on, exit status 2, as every command of the registry does:
     # not the traceback Celery would print for a module that failed to import.

@@ -94,6 +94,13 @@ class IsolatedAnalyser:
         """The running child's scratch directory (the plugins' data directory), if any."""
         return self._scratch.path if self._scratch is not None else None
 
+    def start(self) -> None:
+        """Start the warm child now, unless one is running: the first job then finds it
+        ready instead of waiting for it to start."""
+        with self._lock:
+            if self._child is None or self._child.poll() is not None:
+                self._child = self._start()
+
     @contextlib.contextmanager
     def running(self, job: AnalyseJob) -> Iterator[Run]:
         """Send ``job`` to the warm child; the :class:`Run` reads its replies.

@@ -7,6 +7,7 @@ The last section runs the task eagerly over in-memory stores, to drive its retry
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -37,7 +38,7 @@ from verifier.storage import (
     UploadNotFound,
     UploadToVerify,
 )
-from verifier.tasks import VERIFY_UPLOAD, VerificationServices, run_verification
+from verifier.tasks import VERIFY_UPLOAD, VerificationServices, _PerProcess, run_verification
 
 RESULT_TIMEOUT_S = 60.0
 
@@ -317,6 +318,55 @@ def test_killed_worker_job_is_redelivered_and_recorded_once(
     assert "ran past its timeout of 1 s" in failed.reason
 
 
+def isolation_children(root: int) -> list[int]:
+    """The isolation children among the descendants of process ``root`` (from /proc)."""
+    parents: dict[int, int] = {}
+    commands: dict[int, bytes] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parents[int(entry.name)] = int(
+                (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            )
+            commands[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue  # it exited meanwhile
+    found, frontier = [], [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += [pid for pid in children if b"verifier.isolation.child" in commands[pid]]
+        frontier = children
+    return found
+
+
+@pytest.mark.timeout(120)
+def test_a_ready_worker_verifies_its_first_upload_with_a_child_already_warm(
+    built: dict[str, Path], redis_url: str, tmp_path: Path, start_worker: StartWorker
+) -> None:
+    """A pool process builds its services and starts its isolation child as it starts: the
+    first upload after a worker starts (or replaces a pool process) used to wait about 0.8 s
+    for both."""
+    setup = make_setup(redis_url, 14, tmp_path / "warm")
+    worker = start_worker(setup, "warm")
+    wait_for(
+        lambda: len(isolation_children(worker.process.pid)) == 1,
+        30,
+        "the pool process to start its isolation child before any task",
+    )
+    (warm,) = isolation_children(worker.process.pid)
+    upload_id = new_id()
+    setup.store(built["hello"], upload_id)
+    client = setup.client()
+    try:
+        outcome = setup.enqueue(client, upload_id).get(timeout=RESULT_TIMEOUT_S)
+    finally:
+        client.close()
+    assert outcome == {"upload_id": upload_id, "verdict": "approved", "recorded": True}
+    assert isolation_children(worker.process.pid) == [warm]  # the task used that child
+    assert "could not prepare" not in worker.output()
+
+
 # --- the retry policy, eagerly over in-memory stores ---------------------------------------
 
 
@@ -387,6 +437,32 @@ def test_rejection_and_missing_upload_are_never_retried(built: dict[str, Path]) 
     missing = task.apply(args=["missing"])
     assert missing.state == "FAILURE" and isinstance(missing.result, UploadNotFound)
     assert source.fetches == [upload_id, "missing"]
+
+
+def test_a_process_that_cannot_prepare_says_so_and_its_first_task_tries_again(
+    built: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Preparing a pool process is best effort: a store still starting when the worker does
+    is a warning, and the first task builds the services again."""
+    source, upload_id = in_memory_upload(built, "hello")
+    sink = InMemoryVerdictStore()
+    builds: list[int] = []
+
+    def services() -> VerificationServices:
+        builds.append(len(builds))
+        if len(builds) == 1:
+            raise StorageUnavailable("the upload store is still starting")
+        return VerificationServices(source, sink)
+
+    per_process = _PerProcess(services)
+    with caplog.at_level(logging.WARNING, logger="verifier.tasks"):
+        per_process.warm()
+    assert (
+        "could not prepare for verifications ahead of its first task (StorageUnavailable: "
+        "the upload store is still starting)" in caplog.text
+    )
+    assert run_verification(upload_id, per_process.get())["verdict"] == "approved"
+    assert len(builds) == 2
 
 
 def test_concurrent_runs_keep_the_first_verdict(built: dict[str, Path]) -> None:
