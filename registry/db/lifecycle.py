@@ -82,10 +82,8 @@ def transition(
         values["yanked_reason"] = None
     _compare_and_set(session, version, current, values)
     _record_event(session, version, current, to, actor=actor, reason=reason)
-    if to in ("approved", "yanked"):  # which versions are approved changed (pending →
-        # verifying changes nothing the public sees)
-        refresh_public_description(session, version.plugin_id)
-        list_version(session, version)
+    if to in ("approved", "yanked"):  # pending → verifying changes nothing the public sees
+        _public_view_changed(session, version)
 
 
 def record_verdict(
@@ -117,11 +115,23 @@ def record_verdict(
             if job is not None:
                 job.state = "done"
             if verdict == "approved":
-                refresh_public_description(session, version.plugin_id)
-                list_version(session, version)
+                _public_view_changed(session, version)
             return True
         session.refresh(version)
     return False
+
+
+def _public_view_changed(session: Session, version: PluginVersion) -> None:
+    """Bring what the public sees of ``version``'s plugin up to date after its set of
+    approved (or yanked) versions changed: its description and its TUF targets.
+
+    The plugin's row is locked first, so two versions of one plugin approved at once (two
+    workers) do this one after the other, the second reading what the first committed. Each
+    used to read the versions before waiting for the other, and the later commit could set
+    the description from a list that missed the other's version."""
+    session.execute(select(Plugin.id).where(Plugin.id == version.plugin_id).with_for_update())
+    refresh_public_description(session, version.plugin_id)
+    list_version(session, version)
 
 
 def refresh_public_description(session: Session, plugin_id: str) -> None:

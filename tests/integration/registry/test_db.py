@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -402,6 +403,62 @@ def test_racing_workers_record_one_verdict(own_database: Database) -> None:
     assert sorted(results) == [False] * (workers - 1) + [True]
     status, events = state(database, version_id)
     assert status == "approved" and events.count(("verifying", "approved", "verifier")) == 1
+
+
+@pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
+def test_two_versions_approved_at_once_leave_the_latest_description(
+    own_database: Database,
+) -> None:
+    """Two workers approve 0.2.0 and 0.1.0 of one plugin at once; 0.2.0 commits last but one.
+    The second used to read the approved versions before it waited for the first, and set the
+    description from a list without 0.2.0. (PostgreSQL: SQLite has one writer at a time.)"""
+    database = own_database
+    ids = {number: publish(database, number) for number in ("0.1.0", "0.2.0")}
+    with database.session() as session:
+        for number, version_id in ids.items():
+            session.execute(
+                sa.update(PluginVersion)
+                .where(PluginVersion.id == version_id)
+                .values(manifest={"name": "acme/hello", "description": f"v{number}"})
+            )
+    first_done, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with database.session() as session:
+                assert record_verdict(session, ids["0.2.0"], REPORT, "approved")
+                first_done.set()
+                assert release.wait(30)  # commits only once the second waits for it
+        except BaseException as exc:
+            errors.append(exc)
+            first_done.set()
+
+    def second() -> None:
+        try:
+            with database.session() as session:
+                assert record_verdict(session, ids["0.1.0"], REPORT, "approved")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert first_done.wait(30)
+    threads[1].start()
+    try:
+        deadline = time.monotonic() + 30
+        with database.engine.connect() as watcher:
+            while not watcher.scalar(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            ):
+                assert time.monotonic() < deadline, "the second approval never waited"
+                time.sleep(0.05)
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert errors == []
+    assert description(database) == "v0.2.0"
 
 
 # -- what an approval lists in the TUF repository ---------------------------------------
