@@ -326,12 +326,11 @@ def isolation_children(root: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            parents[int(entry.name)] = int(
-                (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
-            )
-            commands[int(entry.name)] = (entry / "cmdline").read_bytes()
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
         except (OSError, ValueError, IndexError):
             continue  # it exited meanwhile
+        parents[int(entry.name)], commands[int(entry.name)] = parent, command
     found, frontier = [], [root]
     while frontier:
         children = [pid for pid, parent in parents.items() if parent in frontier]
