@@ -124,31 +124,47 @@ def report(db: Database, namespace: str, name: str, version: str) -> bytes:
 
 
 def latest(db: Database, namespace: str, name: str) -> VersionDetail:
-    """The highest approved, non-yanked version, in Semantic Versioning precedence."""
+    """The highest approved, non-yanked version, in Semantic Versioning precedence (only its
+    row is loaded: the others' numbers decide)."""
     with db.session() as session:
         plugin = _plugin_row(session, namespace, name)
-        approved = [v for v in plugin.versions if v.status == VersionStatus.APPROVED]
+        approved = session.execute(
+            sa.select(PluginVersion.id, PluginVersion.version).where(
+                PluginVersion.plugin_id == plugin.id,
+                PluginVersion.status == VersionStatus.APPROVED,
+            )
+        ).all()
         if not approved:
             raise NotFound(f"{namespace}/{name} has no approved version")
-        return to_detail(max(approved, key=lambda v: version_precedence(v.version)))
+        best = max(approved, key=lambda row: version_precedence(row.version))
+        row = session.get(PluginVersion, best.id)
+        if row is None:  # pragma: no cover - read in this transaction
+            raise NotFound(f"{namespace}/{name} has no approved version")
+        return to_detail(row)
 
 
 def plugin_detail(db: Database, namespace: str, name: str) -> PluginDetail:
+    """The plugin and every version's summary, newest first: the columns a summary shows,
+    not each version's report and manifest."""
     with db.session() as session:
         plugin = _plugin_row(session, namespace, name)
-        versions = sorted(
-            plugin.versions, key=lambda v: version_precedence(v.version), reverse=True
-        )
+        rows = session.execute(
+            sa.select(PluginVersion.version, PluginVersion.status, PluginVersion.created_at).where(
+                PluginVersion.plugin_id == plugin.id
+            )
+        ).all()
         return PluginDetail(
             name=plugin.full_name,
             description=plugin.description,
             versions=[
                 VersionSummary(
-                    v.version,
-                    v.status,
-                    v.created_at.isoformat(),
-                    v.status == VersionStatus.YANKED,
+                    row.version,
+                    row.status,
+                    row.created_at.isoformat(),
+                    row.status == VersionStatus.YANKED,
                 )
-                for v in versions
+                for row in sorted(
+                    rows, key=lambda row: version_precedence(row.version), reverse=True
+                )
             ],
         )

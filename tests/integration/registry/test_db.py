@@ -7,6 +7,8 @@ import hashlib
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ from registry.db import (
 from registry.db.migrate import head_revision
 from registry.db.models import utcnow
 from registry.db.tuf_targets import version_targets
+from registry.domain.plugins.versions import latest, plugin_detail
 from registry.domain.publishers.services import (
     LAST_USED_RESOLUTION,
     authenticate,
@@ -62,6 +65,7 @@ from registry.tuf.bootstrap import ensure_embedded_repository
 from registry.tuf.keys import RepositoryKeys, create_key_file
 from registry.tuf.repository import create_repository
 from registry.tuf.settings import TufSettings
+from verifier.pipeline import PluginUpload, failed_verification
 
 REPORT = '{"checks": [], "verdict": "approved"}'
 
@@ -582,6 +586,29 @@ def test_versions_approved_before_the_repository_existed_are_all_listed(
     ]
 
 
+@contextmanager
+def reads_of_every_version(db: Database) -> Iterator[list[str]]:
+    """The SELECTs run meanwhile that read versions' reports or manifests other than one
+    version's by its id: what makes a request's cost grow with the plugin's versions."""
+    reads: list[str] = []
+
+    def watch(*args: Any) -> None:
+        statement = str(args[2])
+        columns = statement.split(" FROM ", 1)[0]
+        if (
+            statement.lstrip().upper().startswith("SELECT")
+            and re.search(r"plugin_versions\.(report|manifest)\b", columns)
+            and "plugin_versions.id =" not in statement
+        ):
+            reads.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", watch)
+    try:
+        yield reads
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", watch)
+
+
 def test_an_approval_reads_no_other_versions_report_or_manifest(
     database: Database, tmp_path: Path
 ) -> None:
@@ -592,25 +619,29 @@ def test_an_approval_reads_no_other_versions_report_or_manifest(
     for n in range(6):
         approve(database, publish(database, f"0.{n}.0"))
     last = publish(database, "1.0.0")
-    heavy_reads: list[str] = []
-
-    def watch(*args: Any) -> None:
-        statement = str(args[2])
-        columns = statement.split(" FROM ", 1)[0]
-        if (
-            statement.lstrip().upper().startswith("SELECT")
-            and re.search(r"plugin_versions\.(report|manifest)\b", columns)
-            and "plugin_versions.id =" not in statement
-        ):
-            heavy_reads.append(statement)
-
-    sa.event.listen(database.engine, "before_cursor_execute", watch)
-    try:
+    with reads_of_every_version(database) as reads:
         approve(database, last)
-    finally:
-        sa.event.remove(database.engine, "before_cursor_execute", watch)
-    assert heavy_reads == []
+    assert reads == []
     assert [entry.version for entry in stored_index(database).versions][-1] == "1.0.0"
+
+
+def test_a_plugins_versions_and_its_latest_read_only_the_report_shown(
+    database: Database,
+) -> None:
+    """The plugin's detail (the CLI's `info`, the benchmarks' polls) and its latest
+    version used to load every version's row, report and manifest included."""
+    report = failed_verification(PluginUpload(b"", b"", ""), "a report the summary reads")
+    for n in range(6):
+        with database.session() as session:
+            assert record_verdict(
+                session, publish(database, f"0.{n}.0"), report.to_json().decode(), "approved"
+            )
+    with reads_of_every_version(database) as reads:
+        detail = plugin_detail(database, "acme", "hello")
+        newest = latest(database, "acme", "hello")
+    assert reads == []
+    assert [v.version for v in detail.versions] == [f"0.{n}.0" for n in reversed(range(6))]
+    assert newest.version == "0.5.0" and newest.report_summary is not None
 
 
 # -- tokens ------------------------------------------------------------------------------
