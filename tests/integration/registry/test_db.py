@@ -135,6 +135,11 @@ def state(db: Database, version_id: str) -> tuple[str, list[tuple[str | None, st
         return row.status, [(e.from_status, e.to_status, e.actor) for e in row.events]
 
 
+def description(db: Database) -> str:
+    with db.session() as session:
+        return session.scalar(sa.select(Plugin.description).where(Plugin.name == "hello")) or ""
+
+
 # -- migrations --------------------------------------------------------------------------
 def test_an_empty_database_migrates_to_head(empty_database: Database) -> None:
     assert current_revision(empty_database.engine) is None
@@ -519,11 +524,6 @@ def index_from_rows(db: Database, bins: SuccinctRoles) -> PluginIndex:
                 for row in sorted(rows, key=lambda row: version_precedence(row.version))
             ],
         )
-
-
-def description(db: Database) -> str:
-    with db.session() as session:
-        return session.scalar(sa.select(Plugin.description).where(Plugin.name == "hello")) or ""
 
 
 def test_the_index_approvals_and_yanks_keep_is_the_one_the_rows_give(
